@@ -1,0 +1,177 @@
+// lumen::Tensor<T> — a shape plus contiguous, 64-byte-aligned, row-major storage.
+//
+// Image batches are NHWC: element (n, h, w, c) of a (N, H, W, C) tensor lives at ((n*H + h)*W + w)*C + c.
+// Storage is a plain aligned vector, so any tensor can be viewed as an Eigen matrix or array without a copy:
+//   auto X = x.matrix(N, H*W*C);      // Eigen::Map of a row-major (N, H*W*C) matrix
+//   x.array() *= 2;                   // element-wise, vectorised by Eigen
+// Tensors are values: copying one copies its data. Move them when you can.
+#pragma once
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <vector>
+
+#include "lumen/core/error.hpp"
+#include "lumen/core/shape.hpp"
+
+namespace lumen {
+
+// std::allocator with 64-byte alignment (one cache line, one AVX-512 register), whatever Eigen was
+// configured with, so every tensor can be mapped as Eigen::Aligned64.
+template <class T>
+struct AlignedAllocator {
+    using value_type = T;
+    static constexpr std::align_val_t kAlignment{64};
+    AlignedAllocator() = default;
+    template <class U>
+    AlignedAllocator(const AlignedAllocator<U>&) noexcept {}
+    T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlignment)); }
+    void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, kAlignment); }
+    template <class U>
+    bool operator==(const AlignedAllocator<U>&) const noexcept { return true; }
+};
+
+// The most elements one tensor may hold (2^34, 64 GiB of float32): anything larger is a bug or a forged
+// file, and is refused before allocation.
+inline constexpr index_t kMaxTensorElements = index_t{1} << 34;
+
+template <class T>
+class Tensor {
+public:
+    using Scalar = T;
+    template <int Options = Eigen::RowMajor>
+    using MatrixMap = Eigen::Map<Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Options>, Eigen::Aligned64>;
+    using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Aligned64>;
+    using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>, Eigen::Aligned64>;
+    using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+    Tensor() = default;
+    // A zero-filled tensor of the given shape.
+    explicit Tensor(Shape shape) : shape_(std::move(shape)) {
+        check_shape(shape_);
+        data_.assign(static_cast<std::size_t>(shape_.size()), T(0));
+    }
+    Tensor(Shape shape, T fill_value) : shape_(std::move(shape)) {
+        check_shape(shape_);
+        data_.assign(static_cast<std::size_t>(shape_.size()), fill_value);
+    }
+    // A tensor holding the given values, row-major; their number must match the shape.
+    Tensor(Shape shape, std::vector<T> values) : shape_(std::move(shape)) {
+        check_shape(shape_);
+        require(static_cast<index_t>(values.size()) == shape_.size(), "Tensor", shape_.to_string(), ": got ",
+                values.size(), " values, the shape holds ", shape_.size());
+        data_.assign(values.begin(), values.end());
+    }
+
+    [[nodiscard]] const Shape& shape() const { return shape_; }
+    [[nodiscard]] int rank() const { return shape_.rank(); }
+    [[nodiscard]] index_t dim(int axis) const { return shape_.dim(axis); }
+    [[nodiscard]] index_t size() const { return static_cast<index_t>(data_.size()); }
+    [[nodiscard]] bool empty() const { return data_.empty(); }
+
+    [[nodiscard]] T* data() { return data_.data(); }
+    [[nodiscard]] const T* data() const { return data_.data(); }
+    T& operator[](index_t i) { return data_[static_cast<std::size_t>(i)]; }
+    const T& operator[](index_t i) const { return data_[static_cast<std::size_t>(i)]; }
+    [[nodiscard]] T* begin() { return data(); }
+    [[nodiscard]] T* end() { return data() + size(); }
+    [[nodiscard]] const T* begin() const { return data(); }
+    [[nodiscard]] const T* end() const { return data() + size(); }
+
+    // Element (n, h, w, c) of a rank-4 NHWC tensor; (i, j) of a rank-2 one. Unchecked, for readable loops.
+    T& at(index_t n, index_t h, index_t w, index_t c) { return data_[offset(n, h, w, c)]; }
+    const T& at(index_t n, index_t h, index_t w, index_t c) const { return data_[offset(n, h, w, c)]; }
+    T& at(index_t i, index_t j) { return data_[static_cast<std::size_t>(i * shape_[1] + j)]; }
+    const T& at(index_t i, index_t j) const { return data_[static_cast<std::size_t>(i * shape_[1] + j)]; }
+
+    // The data as a row-major (rows, cols) Eigen matrix; rows*cols must equal size().
+    MatrixMap<> matrix(index_t rows, index_t cols) {
+        check_view(rows, cols);
+        return MatrixMap<>(data(), rows, cols);
+    }
+    Eigen::Map<const RowMatrix, Eigen::Aligned64> matrix(index_t rows, index_t cols) const {
+        check_view(rows, cols);
+        return Eigen::Map<const RowMatrix, Eigen::Aligned64>(data(), rows, cols);
+    }
+    // The data as a row-major (size/last, last) matrix: the batch of rows a Dense layer multiplies.
+    MatrixMap<> matrix() { return matrix(size() / std::max<index_t>(1, last_dim()), last_dim()); }
+    Eigen::Map<const RowMatrix, Eigen::Aligned64> matrix() const {
+        return matrix(size() / std::max<index_t>(1, last_dim()), last_dim());
+    }
+    // The data as a flat Eigen array, for element-wise maths.
+    ArrayMap array() { return ArrayMap(data(), size()); }
+    ConstArrayMap array() const { return ConstArrayMap(data(), size()); }
+
+    void fill(T value) { std::fill(data_.begin(), data_.end(), value); }
+    void set_zero() { fill(T(0)); }
+
+    // The same data under another shape with the same number of elements.
+    [[nodiscard]] Tensor reshaped(Shape new_shape) const& {
+        Tensor out = *this;
+        out.reshape(std::move(new_shape));
+        return out;
+    }
+    [[nodiscard]] Tensor reshaped(Shape new_shape) && {
+        reshape(std::move(new_shape));
+        return std::move(*this);
+    }
+    void reshape(Shape new_shape) {
+        require(new_shape.size() == shape_.size(), "Tensor::reshape: cannot view ", shape_.to_string(), " (",
+                shape_.size(), " elements) as ", new_shape.to_string(), " (", new_shape.size(), " elements)");
+        shape_ = std::move(new_shape);
+    }
+    // Makes the tensor hold `shape`, reusing its storage when the size allows. Contents are unspecified.
+    void resize(const Shape& shape) {
+        check_shape(shape);
+        shape_ = shape;
+        data_.resize(static_cast<std::size_t>(shape.size()));
+    }
+
+    // Samples [begin, end) along the first axis, copied.
+    [[nodiscard]] Tensor slice(index_t begin, index_t end) const {
+        require(rank() >= 1 && 0 <= begin && begin <= end && end <= shape_[0], "Tensor::slice: [", begin, ", ",
+                end, ") is out of range for shape ", shape_.to_string());
+        Shape s = shape_;
+        s[0] = end - begin;
+        Tensor out(s);
+        const index_t per = rank() ? size() / std::max<index_t>(1, shape_[0]) : 0;
+        std::copy(data() + begin * per, data() + end * per, out.data());
+        return out;
+    }
+
+    // Converts element type, e.g. a float tensor to double for a gradient check.
+    template <class U>
+    [[nodiscard]] Tensor<U> cast() const {
+        Tensor<U> out(shape_);
+        std::transform(begin(), end(), out.begin(), [](T v) { return static_cast<U>(v); });
+        return out;
+    }
+
+private:
+    [[nodiscard]] index_t last_dim() const { return rank() ? shape_[rank() - 1] : 1; }
+    [[nodiscard]] std::size_t offset(index_t n, index_t h, index_t w, index_t c) const {
+        return static_cast<std::size_t>(((n * shape_[1] + h) * shape_[2] + w) * shape_[3] + c);
+    }
+    void check_view(index_t rows, index_t cols) const {
+        require(rows >= 0 && cols >= 0 && rows * cols == size(), "Tensor", shape_.to_string(),
+                ": cannot view ", size(), " elements as a (", rows, ", ", cols, ") matrix");
+    }
+    static void check_shape(const Shape& s) {
+        index_t n = 1;
+        for (index_t d : s.dims()) {
+            require(d >= 0, "Tensor: negative dimension in shape ", s.to_string());
+            if (d != 0 && n > kMaxTensorElements / d)
+                fail("Tensor: shape ", s.to_string(), " has more than 2^34 elements; refusing to allocate");
+            n *= d;
+        }
+    }
+
+    Shape shape_;
+    std::vector<T, AlignedAllocator<T>> data_;
+};
+
+}  // namespace lumen
