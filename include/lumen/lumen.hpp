@@ -8,6 +8,8 @@
 #include "lumen/core/tensor.hpp"
 #include "lumen/core/threads.hpp"
 #include "lumen/kernels/activations.hpp"
+#include "lumen/layers/initializers.hpp"
 #include "lumen/layers/layer.hpp"
+#include "lumen/data/dataset.hpp"
 #include "lumen/losses/loss.hpp"
 #include "lumen/optimizers/optimizer.hpp"

@@ -26,6 +26,18 @@
 
 namespace lumen {
 
+// Keras' kernel_regularizer: adds l1*sum(|w|) + l2*sum(w^2) to the loss (and its gradient to w's).
+struct Regularizer {
+    double l1 = 0;
+    double l2 = 0;
+    [[nodiscard]] bool active() const { return l1 != 0 || l2 != 0; }
+};
+namespace regularizers {
+inline Regularizer l2(double l2 = 0.01) { return {0, l2}; }  // Keras' default factor 0.01
+inline Regularizer l1(double l1 = 0.01) { return {l1, 0}; }
+inline Regularizer l1_l2(double l1 = 0.01, double l2 = 0.01) { return {l1, l2}; }
+}  // namespace regularizers
+
 // One weight of a layer, named as in Keras ("kernel", "bias", "gamma", "moving_mean", ...).
 template <class T>
 struct Weight {
@@ -33,6 +45,7 @@ struct Weight {
     Tensor<T> value;
     Tensor<T> grad;          // same shape as value; empty for weights that never get gradients (moving stats)
     bool trainable = true;   // false for non-trainable-by-nature weights such as BatchNormalization's moving_mean
+    Regularizer regularizer; // applied by the model: loss += penalty(value), grad += d penalty / d value
 };
 
 // A layer's configuration as ordered (key, value) text pairs, e.g. {"filters", "16"}, {"padding", "same"}.
