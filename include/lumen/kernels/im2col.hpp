@@ -1,0 +1,94 @@
+// im2col / col2im on NHWC batches: convolution turned into one matrix product.
+//
+// Row r of the column matrix is output pixel r = (n*OH + oh)*OW + ow; its K = KH*KW*C columns are the input
+// values under the window, ordered (kh, kw, c) with c fastest — exactly the row order of the HWIO kernel
+// viewed as a (KH*KW*C, F) matrix, so  Y(rows, F) = cols(rows, K) * W(K, F)  is the convolution.
+// Padding cells are zeros. col2im is the adjoint: it ADDS each column value back onto the input cell it came
+// from, which is how dL/dX = col2im(dL/dcols) sums the contributions of overlapping windows.
+//
+// Both work on a range of rows [r0, r0 + rows) so a caller can tile the matrix and keep a tile in cache.
+// Inner loops copy/add runs of C contiguous channels (KW*C when dilation is 1), which the compiler vectorises.
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+
+#include "lumen/core/shape.hpp"
+#include "lumen/kernels/conv_geometry.hpp"
+
+namespace lumen::kernels {
+
+namespace detail {
+// Window columns [lo, hi) that land inside [0, width) for a window starting at input column iw0, step dw.
+inline void valid_window(index_t iw0, index_t k, index_t d, index_t width, index_t& lo, index_t& hi) {
+    lo = iw0 >= 0 ? 0 : (-iw0 + d - 1) / d;
+    hi = width - iw0 <= 0 ? 0 : std::min<index_t>(k, (width - iw0 + d - 1) / d);
+    if (hi < lo) hi = lo;
+}
+}  // namespace detail
+
+// cols(rows, K) <- the windows of output pixels [r0, r0 + rows) of the batch x (N, H, W, C).
+template <class T>
+inline void im2col(const ConvGeometry& g, const T* x, index_t r0, index_t rows, T* cols) {
+    const index_t C = g.c, K = g.patch(), run = g.kw * C;
+    const index_t pixels = g.oh * g.ow;
+    for (index_t r = r0; r < r0 + rows; ++r) {
+        const index_t n = r / pixels, oh = (r % pixels) / g.ow, ow = r % g.ow;
+        T* dst = cols + (r - r0) * K;
+        const index_t ih0 = oh * g.sh - g.pad_top, iw0 = ow * g.sw - g.pad_left;
+        index_t jlo, jhi;
+        detail::valid_window(iw0, g.kw, g.dw, g.w, jlo, jhi);
+        for (index_t i = 0; i < g.kh; ++i, dst += run) {
+            const index_t ih = ih0 + i * g.dh;
+            if (ih < 0 || ih >= g.h) {
+                std::fill(dst, dst + run, T(0));
+                continue;
+            }
+            const T* src = x + (n * g.h + ih) * g.w * C;  // start of input row ih
+            std::fill(dst, dst + jlo * C, T(0));
+            if (g.dw == 1) {
+                std::memcpy(dst + jlo * C, src + (iw0 + jlo) * C, static_cast<std::size_t>((jhi - jlo) * C) * sizeof(T));
+            } else {
+                for (index_t j = jlo; j < jhi; ++j)
+                    std::memcpy(dst + j * C, src + (iw0 + j * g.dw) * C, static_cast<std::size_t>(C) * sizeof(T));
+            }
+            std::fill(dst + jhi * C, dst + run, T(0));
+        }
+    }
+}
+
+// dx (N, H, W, C) += the adjoint of im2col applied to dcols(rows, K) for output pixels [r0, r0 + rows).
+// Rows of different images touch different images, so callers may split work by image without races.
+template <class T>
+inline void col2im_add(const ConvGeometry& g, const T* dcols, index_t r0, index_t rows, T* dx) {
+    const index_t C = g.c, K = g.patch(), run = g.kw * C;
+    const index_t pixels = g.oh * g.ow;
+    for (index_t r = r0; r < r0 + rows; ++r) {
+        const index_t n = r / pixels, oh = (r % pixels) / g.ow, ow = r % g.ow;
+        const T* src = dcols + (r - r0) * K;
+        const index_t ih0 = oh * g.sh - g.pad_top, iw0 = ow * g.sw - g.pad_left;
+        index_t jlo, jhi;
+        detail::valid_window(iw0, g.kw, g.dw, g.w, jlo, jhi);
+        for (index_t i = 0; i < g.kh; ++i, src += run) {
+            const index_t ih = ih0 + i * g.dh;
+            if (ih < 0 || ih >= g.h) continue;
+            T* dst = dx + (n * g.h + ih) * g.w * C;  // start of input row ih
+            if (g.dw == 1) {
+                T* d = dst + (iw0 + jlo) * C;
+                const T* s = src + jlo * C;
+                const index_t len = (jhi - jlo) * C;
+#pragma omp simd
+                for (index_t e = 0; e < len; ++e) d[e] += s[e];
+            } else {
+                for (index_t j = jlo; j < jhi; ++j) {
+                    T* d = dst + (iw0 + j * g.dw) * C;
+                    const T* s = src + j * C;
+#pragma omp simd
+                    for (index_t ch = 0; ch < C; ++ch) d[ch] += s[ch];
+                }
+            }
+        }
+    }
+}
+
+}  // namespace lumen::kernels

@@ -1,0 +1,169 @@
+// 2-D max and average pooling on NHWC batches, forward and backward side by side.
+//
+// Windows follow conv_geometry.hpp (dilation 1). Padding cells never take part: a max ignores them (as if
+// they were -inf), an average divides by the number of real cells in its window (TF's 'same' rule).
+// Max backward: each output's gradient goes to the cell that won its window; on ties the FIRST maximum in
+// row-major window order wins (TF's CPU kernel replaces the running max only when strictly greater).
+// With overlapping windows a cell sums the gradients of every window it wins.
+// Loops run over the C contiguous channels innermost (vectorised); images are split across threads, and
+// every backward only touches its own image, so there are no races.
+#pragma once
+
+#include <algorithm>
+#include <limits>
+
+#include "lumen/core/shape.hpp"
+#include "lumen/core/threads.hpp"
+#include "lumen/kernels/conv_geometry.hpp"
+
+namespace lumen::kernels {
+
+namespace detail {
+inline constexpr index_t kPoolParallelGrain = 1 << 14;  // elements per call below which one thread is faster
+inline int pool_threads(index_t work) { return work >= kPoolParallelGrain ? num_threads() : 1; }
+}  // namespace detail
+
+// y (N, OH, OW, C) = max over each window of x (N, H, W, C); argmax[i] = index into x of the winner of y[i].
+template <class T>
+inline void max_pool2d_forward(const ConvGeometry& g, const T* x, T* y, index_t* argmax) {
+    const index_t C = g.c;
+#pragma omp parallel for num_threads(detail::pool_threads(g.n * g.h * g.w * C)) schedule(static)
+    for (index_t n = 0; n < g.n; ++n) {
+        for (index_t oh = 0; oh < g.oh; ++oh)
+            for (index_t ow = 0; ow < g.ow; ++ow) {
+                const index_t o = ((n * g.oh + oh) * g.ow + ow) * C;
+                T* yo = y + o;
+                index_t* ao = argmax + o;
+                std::fill(yo, yo + C, -std::numeric_limits<T>::infinity());
+                std::fill(ao, ao + C, index_t(-1));
+                const index_t ih0 = oh * g.sh - g.pad_top, iw0 = ow * g.sw - g.pad_left;
+                for (index_t ih = std::max<index_t>(ih0, 0); ih < std::min(ih0 + g.kh, g.h); ++ih)
+                    for (index_t iw = std::max<index_t>(iw0, 0); iw < std::min(iw0 + g.kw, g.w); ++iw) {
+                        const index_t base = ((n * g.h + ih) * g.w + iw) * C;
+                        const T* xp = x + base;
+#pragma omp simd
+                        for (index_t c = 0; c < C; ++c)
+                            if (xp[c] > yo[c] || ao[c] < 0) {  // strict: the first maximum keeps the gradient
+                                yo[c] = xp[c];
+                                ao[c] = base + c;
+                            }
+                    }
+            }
+    }
+}
+
+// dx (N, H, W, C) += dy scattered to the winners recorded by max_pool2d_forward.
+template <class T>
+inline void max_pool2d_backward(const ConvGeometry& g, const T* dy, const index_t* argmax, T* dx) {
+    const index_t per_image = g.oh * g.ow * g.c;
+#pragma omp parallel for num_threads(detail::pool_threads(g.n * per_image)) schedule(static)
+    for (index_t n = 0; n < g.n; ++n)
+        for (index_t i = n * per_image; i < (n + 1) * per_image; ++i) dx[argmax[i]] += dy[i];
+}
+
+// y (N, OH, OW, C) = mean over the real (non-padding) cells of each window of x (N, H, W, C).
+template <class T>
+inline void average_pool2d_forward(const ConvGeometry& g, const T* x, T* y) {
+    const index_t C = g.c;
+#pragma omp parallel for num_threads(detail::pool_threads(g.n * g.h * g.w * C)) schedule(static)
+    for (index_t n = 0; n < g.n; ++n) {
+        for (index_t oh = 0; oh < g.oh; ++oh)
+            for (index_t ow = 0; ow < g.ow; ++ow) {
+                T* yo = y + ((n * g.oh + oh) * g.ow + ow) * C;
+                std::fill(yo, yo + C, T(0));
+                const index_t ih0 = oh * g.sh - g.pad_top, iw0 = ow * g.sw - g.pad_left;
+                const index_t h_lo = std::max<index_t>(ih0, 0), h_hi = std::min(ih0 + g.kh, g.h);
+                const index_t w_lo = std::max<index_t>(iw0, 0), w_hi = std::min(iw0 + g.kw, g.w);
+                for (index_t ih = h_lo; ih < h_hi; ++ih)
+                    for (index_t iw = w_lo; iw < w_hi; ++iw) {
+                        const T* xp = x + ((n * g.h + ih) * g.w + iw) * C;
+#pragma omp simd
+                        for (index_t c = 0; c < C; ++c) yo[c] += xp[c];
+                    }
+                const T inv = T(1) / static_cast<T>((h_hi - h_lo) * (w_hi - w_lo));
+#pragma omp simd
+                for (index_t c = 0; c < C; ++c) yo[c] *= inv;
+            }
+    }
+}
+
+// dx (N, H, W, C) += each window's dy / (its number of real cells), spread over those cells.
+template <class T>
+inline void average_pool2d_backward(const ConvGeometry& g, const T* dy, T* dx) {
+    const index_t C = g.c;
+#pragma omp parallel for num_threads(detail::pool_threads(g.n * g.h * g.w * C)) schedule(static)
+    for (index_t n = 0; n < g.n; ++n) {
+        for (index_t oh = 0; oh < g.oh; ++oh)
+            for (index_t ow = 0; ow < g.ow; ++ow) {
+                const T* go = dy + ((n * g.oh + oh) * g.ow + ow) * C;
+                const index_t ih0 = oh * g.sh - g.pad_top, iw0 = ow * g.sw - g.pad_left;
+                const index_t h_lo = std::max<index_t>(ih0, 0), h_hi = std::min(ih0 + g.kh, g.h);
+                const index_t w_lo = std::max<index_t>(iw0, 0), w_hi = std::min(iw0 + g.kw, g.w);
+                const T inv = T(1) / static_cast<T>((h_hi - h_lo) * (w_hi - w_lo));
+                for (index_t ih = h_lo; ih < h_hi; ++ih)
+                    for (index_t iw = w_lo; iw < w_hi; ++iw) {
+                        T* dp = dx + ((n * g.h + ih) * g.w + iw) * C;
+#pragma omp simd
+                        for (index_t c = 0; c < C; ++c) dp[c] += go[c] * inv;
+                    }
+            }
+    }
+}
+
+// y (N, C) = mean of x (N, H*W, C) over its H*W pixels.
+template <class T>
+inline void global_average_pool_forward(index_t N, index_t pixels, index_t C, const T* x, T* y) {
+    const T inv = T(1) / static_cast<T>(pixels);
+#pragma omp parallel for num_threads(detail::pool_threads(N * pixels * C)) schedule(static)
+    for (index_t n = 0; n < N; ++n) {
+        T* yn = y + n * C;
+        std::fill(yn, yn + C, T(0));
+        for (index_t p = 0; p < pixels; ++p) {
+            const T* xp = x + (n * pixels + p) * C;
+#pragma omp simd
+            for (index_t c = 0; c < C; ++c) yn[c] += xp[c];
+        }
+#pragma omp simd
+        for (index_t c = 0; c < C; ++c) yn[c] *= inv;
+    }
+}
+
+// dx (N, H*W, C) = dy (N, C) / (H*W) at every pixel (written, not added).
+template <class T>
+inline void global_average_pool_backward(index_t N, index_t pixels, index_t C, const T* dy, T* dx) {
+    const T inv = T(1) / static_cast<T>(pixels);
+#pragma omp parallel for num_threads(detail::pool_threads(N * pixels * C)) schedule(static)
+    for (index_t n = 0; n < N; ++n)
+        for (index_t p = 0; p < pixels; ++p) {
+            T* dp = dx + (n * pixels + p) * C;
+            const T* g = dy + n * C;
+#pragma omp simd
+            for (index_t c = 0; c < C; ++c) dp[c] = g[c] * inv;
+        }
+}
+
+// y (N, C) = max of x (N, H*W, C) over its pixels; argmax[n*C + c] = index into x of the first maximum.
+template <class T>
+inline void global_max_pool_forward(index_t N, index_t pixels, index_t C, const T* x, T* y, index_t* argmax) {
+#pragma omp parallel for num_threads(detail::pool_threads(N * pixels * C)) schedule(static)
+    for (index_t n = 0; n < N; ++n) {
+        T* yn = y + n * C;
+        index_t* an = argmax + n * C;
+        for (index_t c = 0; c < C; ++c) {
+            yn[c] = x[n * pixels * C + c];
+            an[c] = n * pixels * C + c;
+        }
+        for (index_t p = 1; p < pixels; ++p) {
+            const index_t base = (n * pixels + p) * C;
+            const T* xp = x + base;
+#pragma omp simd
+            for (index_t c = 0; c < C; ++c)
+                if (xp[c] > yn[c]) {
+                    yn[c] = xp[c];
+                    an[c] = base + c;
+                }
+        }
+    }
+}
+
+}  // namespace lumen::kernels

@@ -1,0 +1,104 @@
+// AveragePooling2D: the mean of each window, per channel, Keras' layers.AveragePooling2D.
+//
+//   layers::AveragePooling2D()                                   // pool 2x2, strides = pool_size, 'valid'
+//   layers::AveragePooling2D(3, {.strides = 2, .padding = "same"})
+//
+// With padding="same" each output divides by the number of REAL cells in its window (padding is left out,
+// as in TF), and backward gives each of those cells dy / count. Kernels: kernels/pooling.hpp.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "lumen/core/error.hpp"
+#include "lumen/core/tensor.hpp"
+#include "lumen/kernels/conv_geometry.hpp"
+#include "lumen/kernels/pooling.hpp"
+#include "lumen/layers/layer.hpp"
+
+namespace lumen::layers {
+
+using kernels::Size2;
+
+struct AveragePooling2DOptions {
+    std::optional<Size2> strides = std::nullopt;  // Keras' None: strides = pool_size
+    std::string padding = "valid";
+    std::string name = {};
+};
+
+template <class T = float>
+class AveragePooling2D : public Layer<T> {
+public:
+    AveragePooling2D(Size2 pool_size = 2, AveragePooling2DOptions options = {})
+        : pool_size_(pool_size), strides_(options.strides.value_or(pool_size)) {
+        this->set_name(options.name);
+        const std::string at = this->where();
+        require(pool_size_.h >= 1 && pool_size_.w >= 1, at, ": pool_size must be >= 1, got (", pool_size_.h, ", ",
+                pool_size_.w, ")");
+        require(strides_.h >= 1 && strides_.w >= 1, at, ": strides must be >= 1, got (", strides_.h, ", ",
+                strides_.w, ")");
+        padding_ = kernels::padding_from_name(options.padding, at);
+    }
+
+    [[nodiscard]] std::string class_name() const override { return "AveragePooling2D"; }
+
+    // x: (N, H, W, C) -> y: (N, OH, OW, C)
+    Tensor<T> forward(const Tensor<T>& x, bool /*training*/) override {
+        this->check_input(x);
+        geometry_ = geometry(x.dim(0), this->input_shape());
+        Tensor<T> y(Shape{geometry_.n, geometry_.oh, geometry_.ow, geometry_.c});
+        kernels::average_pool2d_forward(geometry_, x.data(), y.data());
+        ran_forward_ = true;
+        return y;
+    }
+
+    // dy: (N, OH, OW, C) -> dx: (N, H, W, C)
+    Tensor<T> backward(const Tensor<T>& dy) override {
+        require(ran_forward_, this->where(), ": backward() called before forward()");
+        this->check_grad(dy, geometry_.n);
+        Tensor<T> dx(this->input_shape().with_batch(geometry_.n));
+        kernels::average_pool2d_backward(geometry_, dy.data(), dx.data());
+        return dx;
+    }
+
+    [[nodiscard]] Size2 pool_size() const { return pool_size_; }
+    [[nodiscard]] Size2 strides() const { return strides_; }
+    [[nodiscard]] kernels::Padding padding() const { return padding_; }
+
+    [[nodiscard]] Config get_config() const override {
+        return {{"name", this->name()},
+                {"pool_size", kernels::size2_to_string(pool_size_)},
+                {"strides", kernels::size2_to_string(strides_)},
+                {"padding", kernels::padding_name(padding_)}};
+    }
+    static std::shared_ptr<Layer<T>> from_config(const Config& c) {
+        const std::string cls = "AveragePooling2D";
+        return std::make_shared<AveragePooling2D<T>>(
+            kernels::size2_from_string(config_value(c, "pool_size", cls), cls),
+            AveragePooling2DOptions{.strides = kernels::size2_from_string(config_value(c, "strides", cls), cls),
+                                .padding = config_value(c, "padding", cls),
+                                .name = config_value(c, "name", cls)});
+    }
+
+protected:
+    Shape build_impl(const Shape& s) override {
+        kernels::require_image_input(s, this->where());
+        const kernels::ConvGeometry g = geometry(1, s);
+        ran_forward_ = false;
+        return Shape{g.oh, g.ow, s[2]};
+    }
+
+private:
+    kernels::ConvGeometry geometry(index_t batch, const Shape& s) const {
+        return kernels::conv_geometry(batch, s[0], s[1], s[2], pool_size_, strides_, 1, padding_, this->where());
+    }
+
+    Size2 pool_size_;
+    Size2 strides_;
+    kernels::Padding padding_ = kernels::Padding::valid;
+    kernels::ConvGeometry geometry_;
+    bool ran_forward_ = false;
+};
+
+}  // namespace lumen::layers

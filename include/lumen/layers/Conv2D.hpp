@@ -1,0 +1,288 @@
+// Conv2D: 2-D convolution over NHWC images, Keras' layers.Conv2D.
+//
+//   layers::Conv2D(16, 3, {.padding = "same", .activation = "relu"})
+//
+// Kernel HWIO (kh, kw, in_channels, filters), bias (filters,). Computed as im2col + GEMM (docs/convolution.md):
+//   forward   Z = cols(X) * W + b,  Y = activation(Z)        cols (N*OH*OW, KH*KW*C), W (KH*KW*C, F)
+//   backward  dZ = activation'(dY);  db += sum_rows dZ;  dW += cols^T * dZ;  dX = col2im(dZ * W^T)
+// The rows are processed in tiles small enough to stay in cache: a tile is gathered by im2col into this
+// layer's one reusable workspace, multiplied, and bias + activation are applied while the tile is still hot.
+// Backward recomputes each tile's columns instead of keeping the whole column matrix (up to 9x the input's
+// size): the gather is cheap next to the two products and it keeps the working set small.
+// A 1x1, stride-1 convolution skips im2col: its input already is the column matrix.
+// Threads: forward splits tiles, backward splits images (col2im of one image never races with another);
+// each thread owns a slice of the workspace and a private dW/db partial, summed in a fixed order.
+#pragma once
+
+#include <algorithm>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "lumen/core/error.hpp"
+#include "lumen/core/tensor.hpp"
+#include "lumen/core/threads.hpp"
+#include "lumen/kernels/activations.hpp"
+#include "lumen/kernels/conv_geometry.hpp"
+#include "lumen/kernels/gemm.hpp"
+#include "lumen/kernels/im2col.hpp"
+#include "lumen/layers/initializers.hpp"
+#include "lumen/layers/layer.hpp"
+
+namespace lumen::layers {
+
+using kernels::Size2;
+
+// Keras' keyword arguments of Conv2D (besides filters and kernel_size), with Keras' defaults.
+struct Conv2DOptions {
+    Size2 strides = 1;
+    std::string padding = "valid";  // "valid" or "same" (TF's rule: an odd pad goes bottom/right)
+    Size2 dilation_rate = 1;        // != 1 only with strides 1, as in Keras
+    std::string activation = "linear";
+    bool use_bias = true;
+    Initializer kernel_initializer = "glorot_uniform";
+    Initializer bias_initializer = "zeros";
+    Regularizer kernel_regularizer = {};
+    std::string name = {};
+};
+
+template <class T = float>
+class Conv2D : public Layer<T> {
+public:
+    Conv2D(index_t filters, Size2 kernel_size, Conv2DOptions options = {})
+        : filters_(filters), kernel_size_(kernel_size), options_(std::move(options)) {
+        this->set_name(options_.name);
+        const std::string at = this->where();
+        require(filters_ >= 1, at, ": filters must be >= 1, got ", filters_);
+        require(kernel_size_.h >= 1 && kernel_size_.w >= 1, at, ": kernel_size must be >= 1, got (",
+                kernel_size_.h, ", ", kernel_size_.w, ")");
+        require(options_.strides.h >= 1 && options_.strides.w >= 1, at, ": strides must be >= 1, got (",
+                options_.strides.h, ", ", options_.strides.w, ")");
+        require(options_.dilation_rate.h >= 1 && options_.dilation_rate.w >= 1, at,
+                ": dilation_rate must be >= 1, got (", options_.dilation_rate.h, ", ", options_.dilation_rate.w, ")");
+        require(options_.dilation_rate == Size2(1) || options_.strides == Size2(1), at,
+                ": dilation_rate != 1 is incompatible with strides != 1 (as in Keras), got strides (",
+                options_.strides.h, ", ", options_.strides.w, ") and dilation_rate (", options_.dilation_rate.h, ", ",
+                options_.dilation_rate.w, ")");
+        padding_ = kernels::padding_from_name(options_.padding, at);
+        activation_ = kernels::activation_from_name(options_.activation, at);
+        options_.activation = kernels::activation_name(activation_);
+    }
+
+    [[nodiscard]] std::string class_name() const override { return "Conv2D"; }
+
+    // x: (N, H, W, C) -> y: (N, OH, OW, filters)
+    Tensor<T> forward(const Tensor<T>& x, bool /*training*/) override {
+        this->check_input(x);
+        const kernels::ConvGeometry g = geometry(x.dim(0));
+        const index_t M = g.rows(), K = g.patch(), F = filters_;
+        Tensor<T> y(Shape{g.n, g.oh, g.ow, F});
+        const bool keep_z = kernels::activation_needs_input(activation_);
+        if (keep_z) z_.resize(y.shape());
+        const bool pointwise = g.is_pointwise();
+        const index_t tile = tile_rows(K), tiles = (M + tile - 1) / tile;
+        const int threads = num_threads();
+        T* ws = pointwise ? nullptr : workspace(threads * tile * K);
+        const T* w = kernel_.value.data();
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (index_t t = 0; t < tiles; ++t) {
+            const index_t r0 = t * tile, rows = std::min(tile, M - r0);
+            const T* a = x.data() + r0 * K;
+            if (!pointwise) {
+                T* cols = ws + thread_index() * tile * K;
+                kernels::im2col(g, x.data(), r0, rows, cols);
+                a = cols;
+            }
+            T* yt = y.data() + r0 * F;
+            kernels::gemm_nn(rows, F, K, a, K, w, F, yt, F, false);
+            finish_tile(yt, keep_z ? z_.data() + r0 * F : nullptr, rows);
+        }
+        x_ = x;
+        if (activation_ != kernels::ActivationFn::linear && !keep_z) y_ = y;
+        return y;
+    }
+
+    // dy: (N, OH, OW, filters) -> dx: (N, H, W, C); kernel.grad += dW, bias.grad += db
+    Tensor<T> backward(const Tensor<T>& dy) override {
+        require(!x_.empty(), this->where(), ": backward() called before forward()");
+        this->check_grad(dy, x_.dim(0));
+        const kernels::ConvGeometry g = geometry(x_.dim(0));
+        const index_t M = g.rows(), K = g.patch(), F = filters_, pixels = g.oh * g.ow;
+        Tensor<T> dz_store;
+        const T* dz = dy.data();
+        if (activation_ != kernels::ActivationFn::linear) {
+            dz_store = dy;
+            kernels::activation_backward(activation_, z_.empty() ? nullptr : z_.data(),
+                                         y_.empty() ? nullptr : y_.data(), dz_store.data(), M, F);
+            dz = dz_store.data();
+        }
+        Tensor<T> dx(x_.shape());
+        const bool pointwise = g.is_pointwise();
+        const index_t tile = std::min(tile_rows(K), pixels);
+        const int threads = num_threads();
+        const index_t slot = 2 * tile * K + K * F + F;  // cols, dcols, dW partial, db partial
+        T* ws = workspace(threads * slot);
+        for (int t = 0; t < threads; ++t) std::fill(ws + t * slot + 2 * tile * K, ws + (t + 1) * slot, T(0));
+        const T* w = kernel_.value.data();
+        const bool bias = options_.use_bias;
+#pragma omp parallel num_threads(threads)
+        {
+            T* cols = ws + thread_index() * slot;
+            T* dcols = cols + tile * K;
+            T* dw = dcols + tile * K;
+            T* db = dw + K * F;
+#pragma omp for schedule(static)
+            for (index_t n = 0; n < g.n; ++n) {
+                for (index_t r0 = n * pixels; r0 < (n + 1) * pixels; r0 += tile) {
+                    const index_t rows = std::min(tile, (n + 1) * pixels - r0);
+                    const T* dzt = dz + r0 * F;
+                    const T* a = x_.data() + r0 * K;
+                    if (!pointwise) {
+                        kernels::im2col(g, x_.data(), r0, rows, cols);
+                        a = cols;
+                    }
+                    kernels::gemm_tn(K, F, rows, a, K, dzt, F, dw, F, true);  // dW += cols^T dZ
+                    if (bias)
+                        for (index_t r = 0; r < rows; ++r) {
+#pragma omp simd
+                            for (index_t f = 0; f < F; ++f) db[f] += dzt[r * F + f];
+                        }
+                    if (pointwise) {
+                        kernels::gemm_nt(rows, K, F, dzt, F, w, F, dx.data() + r0 * K, K, false);  // dX = dZ W^T
+                    } else {
+                        kernels::gemm_nt(rows, K, F, dzt, F, w, F, dcols, K, false);  // dcols = dZ W^T
+                        kernels::col2im_add(g, dcols, r0, rows, dx.data());
+                    }
+                }
+            }
+        }
+        for (int t = 0; t < threads; ++t) {  // fixed order: the same sums for the same thread count
+            const T* dw = ws + t * slot + 2 * tile * K;
+            kernel_.grad.array() += Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(dw, K * F);
+            if (bias) bias_.grad.array() += Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>(dw + K * F, F);
+        }
+        return dx;
+    }
+
+    std::vector<Weight<T>*> weights() override {
+        if (options_.use_bias) return {&kernel_, &bias_};
+        return {&kernel_};
+    }
+    Weight<T>& kernel() { return kernel_; }
+    Weight<T>& bias() { return bias_; }
+
+    [[nodiscard]] index_t filters() const { return filters_; }
+    [[nodiscard]] Size2 kernel_size() const { return kernel_size_; }
+    [[nodiscard]] const Conv2DOptions& options() const { return options_; }
+    [[nodiscard]] kernels::ActivationFn activation() const { return activation_; }
+
+    [[nodiscard]] Config get_config() const override {
+        return {{"name", this->name()},
+                {"filters", std::to_string(filters_)},
+                {"kernel_size", kernels::size2_to_string(kernel_size_)},
+                {"strides", kernels::size2_to_string(options_.strides)},
+                {"padding", kernels::padding_name(padding_)},
+                {"dilation_rate", kernels::size2_to_string(options_.dilation_rate)},
+                {"activation", options_.activation},
+                {"use_bias", options_.use_bias ? "true" : "false"},
+                {"kernel_initializer", options_.kernel_initializer.to_string()},
+                {"bias_initializer", options_.bias_initializer.to_string()},
+                {"kernel_regularizer", regularizer_to_string(options_.kernel_regularizer)}};
+    }
+    static std::shared_ptr<Layer<T>> from_config(const Config& c) {
+        const std::string cls = "Conv2D";
+        auto get = [&](const char* key) { return config_value(c, key, cls); };
+        Conv2DOptions o;
+        o.strides = kernels::size2_from_string(get("strides"), cls);
+        o.padding = get("padding");
+        o.dilation_rate = kernels::size2_from_string(get("dilation_rate"), cls);
+        o.activation = get("activation");
+        o.use_bias = get("use_bias") == "true" || get("use_bias") == "True" || get("use_bias") == "1";
+        o.kernel_initializer = Initializer(get("kernel_initializer"));
+        o.bias_initializer = Initializer(get("bias_initializer"));
+        o.kernel_regularizer = regularizer_from_string(get("kernel_regularizer"));
+        o.name = get("name");
+        return std::make_shared<Conv2D<T>>(std::stoll(get("filters")),
+                                           kernels::size2_from_string(get("kernel_size"), cls), o);
+    }
+
+protected:
+    Shape build_impl(const Shape& s) override {
+        kernels::require_image_input(s, this->where());
+        const kernels::ConvGeometry g = geometry(1, s);
+        const Shape kshape{kernel_size_.h, kernel_size_.w, s[2], filters_};
+        kernel_ = Weight<T>{"kernel", Tensor<T>(kshape), Tensor<T>(kshape), true, options_.kernel_regularizer};
+        options_.kernel_initializer(kernel_.value, this->rng());
+        bias_ = Weight<T>{"bias", Tensor<T>(Shape{filters_}), Tensor<T>(Shape{filters_}), true, {}};
+        if (options_.use_bias) options_.bias_initializer(bias_.value, this->rng());
+        x_ = Tensor<T>();
+        return Shape{g.oh, g.ow, filters_};
+    }
+
+private:
+    // Rows per tile: about 64 KiB of columns, so a tile and its slice of W stay in L2.
+    static index_t tile_rows(index_t K) { return std::max<index_t>(64, (index_t{1} << 14) / std::max<index_t>(K, 1)); }
+
+    kernels::ConvGeometry geometry(index_t batch, const Shape& s) const {
+        return kernels::conv_geometry(batch, s[0], s[1], s[2], kernel_size_, options_.strides, options_.dilation_rate,
+                                      padding_, this->where());
+    }
+    kernels::ConvGeometry geometry(index_t batch) const { return geometry(batch, this->input_shape()); }
+
+    // The one workspace: grown to the largest request, reused by every call.
+    T* workspace(index_t elements) {
+        if (static_cast<index_t>(workspace_.size()) < elements) workspace_.resize(static_cast<std::size_t>(elements));
+        return workspace_.data();
+    }
+
+    // Bias, then activation, on a (rows, F) tile still in cache; z (if any) keeps the pre-activation.
+    // The activation runs in row chunks below its parallel grain, so it never opens a nested thread team.
+    void finish_tile(T* y, T* z, index_t rows) const {
+        const index_t F = filters_;
+        if (options_.use_bias) {
+            const T* b = bias_.value.data();
+            for (index_t r = 0; r < rows; ++r) {
+#pragma omp simd
+                for (index_t f = 0; f < F; ++f) y[r * F + f] += b[f];
+            }
+        }
+        if (z) std::copy(y, y + rows * F, z);
+        if (activation_ == kernels::ActivationFn::linear) return;
+        const index_t chunk = std::max<index_t>(1, (kernels::detail::kParallelGrain - 1) / F);
+        for (index_t r = 0; r < rows; r += chunk) {
+            const index_t n = std::min(chunk, rows - r);
+            kernels::activation_forward(activation_, y + r * F, y + r * F, n, F);
+        }
+    }
+
+    static std::string regularizer_to_string(const Regularizer& r) {
+        if (!r.active()) return "none";
+        std::ostringstream s;
+        s.precision(17);
+        s << "l1_l2(" << r.l1 << "," << r.l2 << ")";
+        return s.str();
+    }
+    static Regularizer regularizer_from_string(std::string text) {
+        if (text == "none" || text.empty()) return {};
+        require(text.rfind("l1_l2(", 0) == 0, "Conv2D: cannot read kernel_regularizer \"", text, "\"");
+        for (char& ch : text)
+            if (ch == '(' || ch == ')' || ch == ',') ch = ' ';
+        std::istringstream in(text.substr(5));
+        Regularizer r;
+        in >> r.l1 >> r.l2;
+        return r;
+    }
+
+    index_t filters_;
+    Size2 kernel_size_;
+    Conv2DOptions options_;
+    kernels::Padding padding_ = kernels::Padding::valid;
+    kernels::ActivationFn activation_ = kernels::ActivationFn::linear;
+    Weight<T> kernel_;
+    Weight<T> bias_;
+    Tensor<T> x_, y_, z_;  // the last forward's input, output (for the activation's derivative), pre-activation
+    std::vector<T, AlignedAllocator<T>> workspace_;
+};
+
+}  // namespace lumen::layers
