@@ -1,0 +1,114 @@
+// Golden checks for the losses (binary / categorical / sparse categorical crossentropy) and the optimizers
+// (SGD, Adam, RMSprop) against ../shared/golden (format and formulas: shared/golden/README.md).
+// Each case runs in float (the library's default) and in double, with the README's tolerance.
+#include "support/golden.hpp"
+
+#include "lumen/losses/get.hpp"
+#include "lumen/optimizers/get.hpp"
+
+using namespace lumen;
+using namespace lumen::test;
+
+namespace {
+
+template <class T>
+losses::LossPtr<T> loss_for(const GoldenCase& c) {
+    const bool logits = c.integer("from_logits") != 0;
+    REQUIRE(c.str("reduction") == "sum_over_batch_size");
+    if (c.op == "binary_crossentropy")
+        return std::make_shared<losses::BinaryCrossentropy<T>>(
+            losses::BinaryCrossentropyOptions{.from_logits = logits, .label_smoothing = c.num("label_smoothing")});
+    if (c.op == "categorical_crossentropy")
+        return std::make_shared<losses::CategoricalCrossentropy<T>>(losses::CategoricalCrossentropyOptions{
+            .from_logits = logits, .label_smoothing = c.num("label_smoothing")});
+    return std::make_shared<losses::SparseCategoricalCrossentropy<T>>(
+        losses::SparseCategoricalCrossentropyOptions{.from_logits = logits});
+}
+
+template <class T>
+void check_loss_case(const GoldenCase& c) {
+    INFO("scalar type " << (sizeof(T) == 4 ? "float" : "double"));
+    if (c.has_param("epsilon")) REQUIRE(c.num("epsilon") == 1e-7);
+    const auto loss = loss_for<T>(c);
+    const Tensor<T> y_true = c.tensor<T>("y_true");
+    const Tensor<T> y_pred = c.tensor<T>("y_pred");
+    Tensor<T> grad;
+    const T value = loss->compute(y_true, y_pred, &grad);
+    check_close("loss", Tensor<T>(Shape{1}, std::vector<T>{value}), c, "loss");
+    check_close("per_sample_loss", loss->per_sample(y_true, y_pred), c, "per_sample_loss");
+    REQUIRE(grad.shape() == y_pred.shape());
+    check_close("grad_y_pred", grad, c, "grad_y_pred");
+}
+
+template <class T>
+optimizers::OptimizerPtr<T> optimizer_for(const GoldenCase& c) {
+    const double lr = c.num("learning_rate");
+    if (c.op == "sgd")
+        return std::make_shared<optimizers::SGD<T>>(optimizers::SGDOptions<T>{
+            .learning_rate = lr, .momentum = c.num("momentum"), .nesterov = c.integer("nesterov") != 0});
+    if (c.op == "adam")
+        return std::make_shared<optimizers::Adam<T>>(optimizers::AdamOptions<T>{.learning_rate = lr,
+                                                                                .beta_1 = c.num("beta_1"),
+                                                                                .beta_2 = c.num("beta_2"),
+                                                                                .epsilon = c.num("epsilon"),
+                                                                                .amsgrad = c.integer("amsgrad") != 0});
+    return std::make_shared<optimizers::RMSprop<T>>(optimizers::RMSpropOptions<T>{.learning_rate = lr,
+                                                                                  .rho = c.num("rho"),
+                                                                                  .momentum = c.num("momentum"),
+                                                                                  .epsilon = c.num("epsilon"),
+                                                                                  .centered = c.integer("centered") != 0});
+}
+
+// The golden slot names, in the order of the optimizer's slots().
+inline std::vector<std::string> golden_slots(const GoldenCase& c) {
+    if (c.op == "sgd") return c.num("momentum") > 0 ? std::vector<std::string>{"momentum"} : std::vector<std::string>{};
+    if (c.op == "adam") return {"m", "v"};
+    return {"velocity"};
+}
+
+template <class T>
+void check_optimizer_case(const GoldenCase& c) {
+    INFO("scalar type " << (sizeof(T) == 4 ? "float" : "double"));
+    const auto opt = optimizer_for<T>(c);
+    Weight<T> w{"var", c.tensor<T>("var_step0"), {}, true, {}};
+    const int steps = c.integer("steps");
+    REQUIRE(steps >= 1);
+    const auto names = golden_slots(c);
+    for (int k = 1; k <= steps; ++k) {
+        const std::string s = "_step" + std::to_string(k);
+        w.grad = c.tensor<T>("grad" + s);
+        opt->apply_gradients({&w});
+        CHECK(opt->iterations() == k);
+        check_close("var" + s, w.value, c, "var" + s);
+        const auto slots = opt->slots();
+        REQUIRE(slots.size() == names.size());
+        for (std::size_t i = 0; i < names.size(); ++i) check_close(names[i] + s, *slots[i], c, names[i] + s);
+    }
+}
+
+}  // namespace
+
+LUMEN_GOLDEN_HANDLER("binary_crossentropy") {
+    check_loss_case<float>(c);
+    check_loss_case<double>(c);
+}
+LUMEN_GOLDEN_HANDLER("categorical_crossentropy") {
+    check_loss_case<float>(c);
+    check_loss_case<double>(c);
+}
+LUMEN_GOLDEN_HANDLER("sparse_categorical_crossentropy") {
+    check_loss_case<float>(c);
+    check_loss_case<double>(c);
+}
+LUMEN_GOLDEN_HANDLER("sgd") {
+    check_optimizer_case<float>(c);
+    check_optimizer_case<double>(c);
+}
+LUMEN_GOLDEN_HANDLER("adam") {
+    check_optimizer_case<float>(c);
+    check_optimizer_case<double>(c);
+}
+LUMEN_GOLDEN_HANDLER("rmsprop") {
+    check_optimizer_case<float>(c);
+    check_optimizer_case<double>(c);
+}
