@@ -1,0 +1,192 @@
+// Conv2D: central-difference gradient checks in double, backward accumulation, shapes and parameter counts,
+// config round trip and argument errors. (The comparison with a naive loop is in test_kernels.cpp.)
+#include <catch2/catch.hpp>
+
+#include "lumen/core/threads.hpp"
+#include "lumen/layers/Conv2D.hpp"
+#include "support/gradcheck.hpp"
+
+using namespace lumen;
+using lumen::kernels::Size2;
+using layers::Conv2D;
+
+namespace {
+
+struct ConvCase {
+    index_t n, h, w, c, filters;
+    Size2 kernel, strides, dilation;
+    const char* padding;
+    const char* activation;
+};
+
+// Odd and even sizes, strides 1 and 2 (also mixed), both paddings, dilation, 1x1 (both paths), activations.
+const ConvCase kCases[] = {
+    {2, 7, 7, 3, 4, 3, 1, 1, "same", "linear"},
+    {2, 7, 5, 2, 3, 3, 1, 1, "valid", "relu"},
+    {1, 9, 8, 3, 2, 3, 2, 1, "same", "sigmoid"},
+    {2, 9, 7, 2, 3, 3, 2, 1, "valid", "tanh"},
+    {2, 8, 9, 3, 2, {3, 2}, {2, 1}, 1, "same", "elu"},
+    {1, 11, 9, 2, 3, 5, 2, 1, "same", "swish"},
+    {2, 9, 9, 2, 2, 3, 1, 2, "same", "gelu"},
+    {2, 10, 9, 2, 3, {3, 2}, 1, {2, 3}, "valid", "leaky_relu"},
+    {2, 5, 7, 4, 3, 1, 1, 1, "valid", "linear"},  // 1x1 stride 1: the no-im2col path
+    {2, 6, 7, 3, 2, 1, 2, 1, "same", "relu"},      // 1x1 stride 2: im2col path
+    {3, 6, 5, 3, 5, 3, 1, 1, "same", "softmax"},
+    {1, 4, 4, 1, 1, 4, 1, 1, "valid", "linear"},   // kernel as large as the input: 1x1 output
+    {2, 3, 3, 2, 2, 5, 1, 1, "same", "tanh"},      // kernel larger than the input, padded
+};
+
+Conv2D<double> make(const ConvCase& k, bool use_bias = true) {
+    return Conv2D<double>(k.filters, k.kernel,
+                          {.strides = k.strides,
+                           .padding = k.padding,
+                           .dilation_rate = k.dilation,
+                           .activation = k.activation,
+                           .use_bias = use_bias,
+                           .bias_initializer = "glorot_uniform"});  // non-zero, so the bias matters
+}
+
+}  // namespace
+
+TEST_CASE("Conv2D input and parameter gradients match central differences", "[conv2d][gradcheck]") {
+    const int saved = num_threads();
+    int index = 0;
+    for (const ConvCase& k : kCases) {
+        for (int threads : {1, 2}) {
+            set_num_threads(threads);
+            Conv2D<double> conv = make(k, index % 3 != 2);
+            Generator g(100 + index);
+            const Tensor<double> x = test::random_tensor(Shape{k.n, k.h, k.w, k.c}, g);
+            INFO("case " << index << " " << k.padding << " " << k.activation << " threads " << threads);
+            test::check_layer_gradients(conv, x, {.seed = std::uint64_t(index + 1)});
+        }
+        ++index;
+    }
+    set_num_threads(saved);
+}
+
+TEST_CASE("Conv2D backward adds into the weight gradients", "[conv2d]") {
+    for (const ConvCase& k : {kCases[0], kCases[4], kCases[8]}) {
+        Conv2D<double> conv = make(k);
+        Generator g(5);
+        test::check_backward_accumulates(conv, test::random_tensor(Shape{k.n, k.h, k.w, k.c}, g));
+    }
+}
+
+TEST_CASE("Conv2D gradients of a batch doubled by a copy, with halved upstream gradients, are unchanged",
+          "[conv2d]") {
+    Conv2D<double> conv(3, 3, {.padding = "same", .activation = "relu"});
+    conv.build(Shape{6, 5, 2}, 3);
+    Generator g(9);
+    const Tensor<double> x = test::random_tensor(Shape{2, 6, 5, 2}, g);
+    const Tensor<double> dy = test::random_tensor(Shape{2, 6, 5, 3}, g);
+    Tensor<double> x2(Shape{4, 6, 5, 2}), dy2(Shape{4, 6, 5, 3});
+    for (index_t i = 0; i < x.size(); ++i) x2[i] = x2[i + x.size()] = x[i];
+    for (index_t i = 0; i < dy.size(); ++i) dy2[i] = dy2[i + dy.size()] = dy[i] / 2;
+    conv.zero_grad();
+    conv.forward(x, true);
+    conv.backward(dy);
+    const Tensor<double> dw = conv.kernel().grad, db = conv.bias().grad;
+    conv.zero_grad();
+    conv.forward(x2, true);
+    conv.backward(dy2);
+    for (index_t i = 0; i < dw.size(); ++i) CHECK(conv.kernel().grad[i] == Approx(dw[i]).margin(1e-12));
+    for (index_t i = 0; i < db.size(); ++i) CHECK(conv.bias().grad[i] == Approx(db[i]).margin(1e-12));
+}
+
+TEST_CASE("Conv2D output shapes and parameter counts follow Keras", "[conv2d]") {
+    // The flowers model of the Keras tutorial: 448, 4640 and 18496 parameters.
+    Conv2D<float> c1(16, 3, {.padding = "same", .activation = "relu"});
+    CHECK(c1.build(Shape{180, 180, 3}) == Shape{180, 180, 16});
+    CHECK(c1.count_params() == 448);
+    CHECK(c1.kernel().value.shape() == Shape{3, 3, 3, 16});
+    Conv2D<float> c2(32, 3, {.padding = "same", .activation = "relu"});
+    CHECK(c2.build(Shape{90, 90, 16}) == Shape{90, 90, 32});
+    CHECK(c2.count_params() == 4640);
+    Conv2D<float> c3(64, 3, {.padding = "same"});
+    CHECK(c3.build(Shape{45, 45, 32}) == Shape{45, 45, 64});
+    CHECK(c3.count_params() == 18496);
+    CHECK(c3.weights().size() == 2);
+    CHECK(c3.weights()[0]->name == "kernel");
+    CHECK(c3.weights()[1]->name == "bias");
+
+    CHECK(Conv2D<float>(8, 3).build(Shape{28, 28, 1}) == Shape{26, 26, 8});
+    CHECK(Conv2D<float>(8, 3, {.strides = 2}).build(Shape{28, 28, 1}) == Shape{13, 13, 8});
+    CHECK(Conv2D<float>(8, 3, {.strides = 2, .padding = "same"}).build(Shape{45, 45, 1}) == Shape{23, 23, 8});
+    CHECK(Conv2D<float>(8, 3, {.dilation_rate = 2}).build(Shape{9, 9, 1}) == Shape{5, 5, 8});
+    Conv2D<float> nb(4, {1, 2}, {.use_bias = false});
+    CHECK(nb.build(Shape{5, 5, 3}) == Shape{5, 4, 4});
+    CHECK(nb.count_params() == 24);
+    CHECK(nb.weights().size() == 1);
+}
+
+TEST_CASE("Conv2D kernel initialiser, regularizer and bias initialiser are honoured", "[conv2d]") {
+    Conv2D<float> c(16, 3, {.kernel_initializer = "ones", .bias_initializer = constant(0.5),
+                            .kernel_regularizer = regularizers::l2(0.001)});
+    c.build(Shape{8, 8, 3});
+    for (float v : c.kernel().value) CHECK(v == 1.0f);
+    for (float v : c.bias().value) CHECK(v == 0.5f);
+    CHECK(c.kernel().regularizer.l2 == 0.001);
+    CHECK(!c.bias().regularizer.active());
+
+    Conv2D<double> d(16, 3);  // glorot_uniform: limit sqrt(6 / (27 + 144)) = 0.18732 (keras-reference §5)
+    d.build(Shape{8, 8, 3}, 11);
+    double biggest = 0;
+    for (double v : d.kernel().value) biggest = std::max(biggest, std::abs(v));
+    CHECK(biggest <= 0.18732);
+    CHECK(biggest > 0.15);
+    for (double v : d.bias().value) CHECK(v == 0.0);
+}
+
+TEST_CASE("Conv2D config round trip rebuilds the same layer", "[conv2d]") {
+    Conv2D<float> c(12, {3, 2}, {.strides = {2, 1}, .padding = "same", .activation = "relu", .use_bias = false,
+                                 .kernel_initializer = "he_normal", .kernel_regularizer = regularizers::l1_l2(0.25, 0.1),
+                                 .name = "conv2d_7"});
+    const Config cfg = c.get_config();
+    CHECK(config_value(cfg, "kernel_size", "t") == "3,2");
+    CHECK(config_value(cfg, "strides", "t") == "2,1");
+    CHECK(config_value(cfg, "padding", "t") == "same");
+    CHECK(config_value(cfg, "activation", "t") == "relu");
+    auto r = Conv2D<float>::from_config(cfg);
+    CHECK(r->get_config() == cfg);
+    CHECK(r->name() == "conv2d_7");
+    auto* rc = dynamic_cast<Conv2D<float>*>(r.get());
+    REQUIRE(rc != nullptr);
+    CHECK(rc->options().kernel_regularizer.l1 == 0.25);
+    CHECK(rc->options().kernel_regularizer.l2 == 0.1);
+}
+
+TEST_CASE("Conv2D rejects bad arguments with a message naming layer, argument and shapes", "[conv2d][errors]") {
+    using Catch::Contains;
+    CHECK_THROWS_WITH(Conv2D<float>(0, 3, {.name = "c"}), Contains("Conv2D \"c\"") && Contains("filters"));
+    CHECK_THROWS_WITH(Conv2D<float>(-4, 3), Contains("filters"));
+    CHECK_THROWS_WITH(Conv2D<float>(4, 0), Contains("kernel_size"));
+    CHECK_THROWS_WITH(Conv2D<float>(4, {3, -1}), Contains("kernel_size"));
+    CHECK_THROWS_WITH(Conv2D<float>(4, 3, {.strides = 0}), Contains("strides"));
+    CHECK_THROWS_WITH(Conv2D<float>(4, 3, {.strides = {1, 0}}), Contains("strides"));
+    CHECK_THROWS_WITH(Conv2D<float>(4, 3, {.dilation_rate = 0}), Contains("dilation_rate"));
+    CHECK_THROWS_WITH(Conv2D<float>(4, 3, {.strides = 2, .dilation_rate = 2}),
+                      Contains("dilation_rate") && Contains("strides"));
+    CHECK_THROWS_WITH(Conv2D<float>(4, 3, {.padding = "SAME"}), Contains("padding") && Contains("SAME"));
+    CHECK_THROWS_WITH(Conv2D<float>(4, 3, {.activation = "rellu"}), Contains("rellu"));
+
+    Conv2D<float> big(4, 5, {.name = "conv2d_3"});
+    CHECK_THROWS_WITH(big.build(Shape{4, 9, 3}), Contains("conv2d_3") && Contains("valid") && Contains("height"));
+    Conv2D<float> dil(4, 3, {.dilation_rate = 3});  // effective size 7
+    CHECK_THROWS_WITH(dil.build(Shape{6, 9, 3}), Contains("dilation") && Contains("7"));
+    CHECK_NOTHROW(Conv2D<float>(4, 5, {.padding = "same"}).build(Shape{4, 9, 3}));
+
+    Conv2D<float> flat(4, 3, {.name = "conv2d"});
+    CHECK_THROWS_WITH(flat.build(Shape{784}), Contains("conv2d") && Contains("(None, 784)") && Contains("Reshape"));
+    CHECK_THROWS_WITH(flat.build(Shape{28, 28}), Contains("(None, 28, 28)"));
+    CHECK_THROWS_WITH(flat.build(Shape{32, 28, 28, 1}), Contains("batch"));
+    CHECK_THROWS_WITH(flat.build(Shape{28, 0, 1}), Contains("(None, 28, 0, 1)"));
+
+    Conv2D<float> ok(4, 3);
+    ok.build(Shape{8, 8, 3});
+    CHECK_THROWS_WITH(ok.forward(Tensor<float>(Shape{2, 8, 8, 1}), false),
+                      Contains("(None, 8, 8, 3)") && Contains("(2, 8, 8, 1)"));
+    CHECK_THROWS_AS(ok.backward(Tensor<float>(Shape{2, 6, 6, 4})), Error);  // before any forward
+    ok.forward(Tensor<float>(Shape{2, 8, 8, 3}), false);
+    CHECK_THROWS_WITH(ok.backward(Tensor<float>(Shape{2, 6, 6, 5})), Contains("(2, 6, 6, 4)"));
+}
