@@ -68,10 +68,10 @@ public:
     }
     [[nodiscard]] std::string name() const override { return "PiecewiseConstantDecay"; }
     [[nodiscard]] Config get_config() const override {
-        std::string b, v;
-        for (std::size_t i = 0; i < boundaries_.size(); ++i) b += (i ? "," : "") + std::to_string(boundaries_[i]);
-        for (std::size_t i = 0; i < values_.size(); ++i) v += (i ? "," : "") + number_text(values_[i]);
-        return {{"boundaries", b}, {"values", v}};
+        std::ostringstream b, v;
+        for (std::size_t i = 0; i < boundaries_.size(); ++i) b << (i ? "," : "") << boundaries_[i];
+        for (std::size_t i = 0; i < values_.size(); ++i) v << (i ? "," : "") << number_text(values_[i]);
+        return {{"boundaries", b.str()}, {"values", v.str()}};
     }
 
 private:
