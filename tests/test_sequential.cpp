@@ -1,0 +1,269 @@
+// Sequential over the Layer<T> interface: names, build, weights, compile/fit/evaluate/predict numbers,
+// validation_split, class_weight, frozen layers, NaN handling, determinism. Uses small stand-in layers defined
+// here so these tests do not depend on the library's layers.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <sstream>
+
+#include "lumen/model/Sequential.hpp"
+#include "lumen/model/callbacks.hpp"
+#include "lumen/losses/get.hpp"
+#include "lumen/optimizers/SGD.hpp"
+#include "lumen/optimizers/Adam.hpp"
+
+using namespace lumen;
+
+namespace {
+
+// y = x W + b on the last axis of a rank-2 input; W ~ U(-0.5, 0.5) from the layer's stream.
+template <class T = float>
+class ToyDense : public layers::Layer<T> {
+public:
+    explicit ToyDense(index_t units, std::string name = {}, double l2 = 0) : units_(units) {
+        this->set_name(std::move(name));
+        kernel_.regularizer.l2 = l2;
+    }
+    [[nodiscard]] std::string class_name() const override { return "ToyDense"; }
+    Tensor<T> forward(const Tensor<T>& x, bool) override {
+        this->check_input(x);
+        x_ = x;
+        Tensor<T> y(Shape{x.dim(0), units_});
+        y.matrix() = x.matrix() * kernel_.value.matrix();
+        y.matrix().rowwise() += bias_.value.matrix(1, units_).row(0);
+        return y;
+    }
+    Tensor<T> backward(const Tensor<T>& dy) override {
+        kernel_.grad.matrix() += x_.matrix().transpose() * dy.matrix();
+        bias_.grad.matrix(1, units_) += dy.matrix().colwise().sum();
+        Tensor<T> dx(x_.shape());
+        dx.matrix() = dy.matrix() * kernel_.value.matrix().transpose();
+        return dx;
+    }
+    std::vector<Weight<T>*> weights() override { return {&kernel_, &bias_}; }
+    [[nodiscard]] Config get_config() const override { return {{"name", this->name()}, {"units", std::to_string(units_)}}; }
+
+protected:
+    Shape build_impl(const Shape& in) override {
+        require(in.rank() == 1, "ToyDense: rank-1 input expected");
+        kernel_ = {"kernel", Tensor<T>(Shape{in[0], units_}), Tensor<T>(Shape{in[0], units_}), true, kernel_.regularizer};
+        for (auto& v : kernel_.value) v = static_cast<T>(this->rng().uniform(-0.5, 0.5));
+        bias_ = {"bias", Tensor<T>(Shape{units_}), Tensor<T>(Shape{units_}), true, {}};
+        return Shape{units_};
+    }
+
+private:
+    index_t units_;
+    Weight<T> kernel_, bias_;
+    Tensor<T> x_;
+};
+
+// tanh, element-wise.
+template <class T = float>
+class ToyTanh : public layers::Layer<T> {
+public:
+    [[nodiscard]] std::string class_name() const override { return "ToyTanh"; }
+    Tensor<T> forward(const Tensor<T>& x, bool) override {
+        y_ = x;
+        for (auto& v : y_) v = std::tanh(v);
+        return y_;
+    }
+    Tensor<T> backward(const Tensor<T>& dy) override {
+        Tensor<T> dx = dy;
+        for (index_t i = 0; i < dx.size(); ++i) dx[i] *= T(1) - y_[i] * y_[i];
+        return dx;
+    }
+
+protected:
+    Shape build_impl(const Shape& in) override { return in; }
+
+private:
+    Tensor<T> y_;
+};
+
+// Two Gaussian blobs in 4-D, labels 0/1 as (N, 1).
+inline std::pair<Tensor<float>, Tensor<float>> blobs(index_t n, std::uint64_t seed) {
+    Generator g(seed);
+    Tensor<float> x(Shape{n, 4}), y(Shape{n, 1});
+    for (index_t i = 0; i < n; ++i) {
+        const int label = static_cast<int>(i % 2);
+        y[i] = float(label);
+        for (index_t j = 0; j < 4; ++j) x.at(i, j) = float(g.normal(label ? 1.0 : -1.0, 0.7));
+    }
+    return {x, y};
+}
+
+}  // namespace
+
+TEST_CASE("to_snake_case follows Keras", "[sequential]") {
+    CHECK(to_snake_case("Conv2D") == "conv2d");
+    CHECK(to_snake_case("MaxPooling2D") == "max_pooling2d");
+    CHECK(to_snake_case("GlobalAveragePooling2D") == "global_average_pooling2d");
+    CHECK(to_snake_case("BatchNormalization") == "batch_normalization");
+    CHECK(to_snake_case("Dense") == "dense");
+    CHECK(to_snake_case("ZeroPadding2D") == "zero_padding2d");
+}
+
+TEST_CASE("Sequential names layers, builds them and exposes weights", "[sequential]") {
+    Sequential<float> model({ToyDense<float>(8), ToyTanh<float>(), ToyDense<float>(1)}, {.input_shape = Shape{4}});
+    REQUIRE(model.built());
+    CHECK(model.name() == "sequential");
+    CHECK(model.layers()[0]->name() == "toy_dense");
+    CHECK(model.layers()[1]->name() == "toy_tanh");
+    CHECK(model.layers()[2]->name() == "toy_dense_1");
+    CHECK(model.output_shape() == Shape{1});
+    CHECK(model.count_params() == 4 * 8 + 8 + 8 + 1);
+    CHECK(model.get_layer("toy_dense_1") == model.layers()[2]);
+    CHECK_THROWS_WITH(model.get_layer("nope"), Catch::Contains("no layer named \"nope\""));
+
+    auto w = model.get_weights();
+    REQUIRE(w.size() == 4);
+    CHECK(w[0].shape() == Shape{4, 8});
+    w[3][0] = 42;
+    model.set_weights(w);
+    CHECK(model.get_weights()[3][0] == 42);
+    w.pop_back();
+    CHECK_THROWS_WITH(model.set_weights(w), Catch::Contains("set_weights got 3 arrays"));
+
+    // explicit names are kept, duplicates refused
+    Sequential<float> named({ToyDense<float>(2, "head")}, {.input_shape = Shape{3}});
+    CHECK(named.layers()[0]->name() == "head");
+    CHECK_THROWS_WITH(named.add(ToyDense<float>(2, "head")), Catch::Contains("two layers are named \"head\""));
+}
+
+TEST_CASE("Sequential builds lazily and checks input shapes", "[sequential]") {
+    Sequential<float> model({ToyDense<float>(3)});
+    CHECK_FALSE(model.built());
+    CHECK_THROWS_WITH(model.summary(nullptr), Catch::Contains("not yet been built"));
+    Tensor<float> x(Shape{5, 2}, 1.0f);
+    const Tensor<float> y = model.predict(x, {.verbose = 0});
+    CHECK(y.shape() == Shape{5, 3});
+    CHECK(model.built());
+    CHECK_THROWS_WITH(model.predict(Tensor<float>(Shape{5, 7}), {.verbose = 0}), Catch::Contains("expected input of shape (None, 2)"));
+    CHECK_THROWS_WITH(model.fit(x, x, {.verbose = 0}), Catch::Contains("compile"));
+}
+
+TEST_CASE("fit learns, reports Keras' numbers and History keys in log order", "[sequential][fit]") {
+    auto [x, y] = blobs(200, 3);
+    Sequential<float> model({ToyDense<float>(8), ToyTanh<float>(), ToyDense<float>(1)}, {.input_shape = Shape{4}, .seed = 7});
+    model.compile(optimizers::Adam<float>({.learning_rate = 0.01}),
+                  losses::BinaryCrossentropy<float>({.from_logits = true}), {"accuracy"});
+    const model::History h = model.fit(x, y, {.batch_size = 16, .epochs = 5, .verbose = 0, .validation_split = 0.25});
+    CHECK(h.keys() == std::vector<std::string>{"loss", "accuracy", "val_loss", "val_accuracy"});
+    CHECK(h.epoch() == std::vector<int>{0, 1, 2, 3, 4});
+    CHECK(h["loss"].back() < h["loss"].front());
+    CHECK(h["accuracy"].back() > 0.9);
+    // val_ numbers are evaluate() on the LAST 25% with the final weights
+    const model::Logs ev = model.evaluate(x.slice(150, 200), y.slice(150, 200), {.batch_size = 16, .verbose = 0});
+    CHECK(ev.at("loss") == Approx(h["val_loss"].back()).epsilon(1e-6));
+    CHECK(ev.at("accuracy") == Approx(h["val_accuracy"].back()));
+}
+
+TEST_CASE("fit's loss is the batch-size-weighted mean of the batch losses", "[sequential][fit]") {
+    auto [x, y] = blobs(10, 5);
+    Sequential<float> model({ToyDense<float>(1)}, {.input_shape = Shape{4}});
+    model.compile(optimizers::SGD<float>({.learning_rate = 0.0}), losses::BinaryCrossentropy<float>({.from_logits = true}));
+    // lr 0: weights never move, so the epoch loss must equal the loss over all samples (batches 4, 4, 2)
+    const auto h = model.fit(x, y, {.batch_size = 4, .epochs = 1, .verbose = 0, .shuffle = false});
+    const double full = model.evaluate(x, y, {.batch_size = 10, .verbose = 0}).at("loss");
+    CHECK(h["loss"][0] == Approx(full).epsilon(1e-6));
+}
+
+TEST_CASE("doubling the batch with a copy leaves the gradients unchanged (batch means)", "[sequential][fit]") {
+    auto [x, y] = blobs(6, 9);
+    Sequential<double> model({ToyDense<double>(3), ToyTanh<double>(), ToyDense<double>(1)}, {.input_shape = Shape{4}});
+    model.compile(optimizers::SGD<double>({.learning_rate = 0.0}), losses::BinaryCrossentropy<double>({.from_logits = true}));
+    const Tensor<double> xd = x.cast<double>(), yd = y.cast<double>();
+    Tensor<double> x2(Shape{12, 4}), y2(Shape{12, 1});
+    std::copy(xd.begin(), xd.end(), x2.begin());
+    std::copy(xd.begin(), xd.end(), x2.begin() + xd.size());
+    std::copy(yd.begin(), yd.end(), y2.begin());
+    std::copy(yd.begin(), yd.end(), y2.begin() + yd.size());
+    const double l1 = model.train_on_batch(xd, yd).at("loss");
+    std::vector<Tensor<double>> g1;
+    for (auto* w : model.trainable_weights()) g1.push_back(w->grad);
+    const double l2 = model.train_on_batch(x2, y2).at("loss");
+    CHECK(l1 == Approx(l2).epsilon(1e-12));
+    const auto ws = model.trainable_weights();
+    for (std::size_t k = 0; k < ws.size(); ++k)
+        for (index_t i = 0; i < g1[k].size(); ++i) CHECK(ws[k]->grad[i] == Approx(g1[k][i]).epsilon(1e-12));
+}
+
+TEST_CASE("class_weight scales each sample's loss by its class weight", "[sequential][fit]") {
+    auto [x, y] = blobs(8, 11);
+    Sequential<float> model({ToyDense<float>(1)}, {.input_shape = Shape{4}});
+    model.compile(optimizers::SGD<float>({.learning_rate = 0.0}), losses::BinaryCrossentropy<float>({.from_logits = true}));
+    const Tensor<float> per = losses::BinaryCrossentropy<float>({.from_logits = true}).per_sample(y, model.predict(x, {.verbose = 0}));
+    double want = 0;
+    for (index_t i = 0; i < 8; ++i) want += (y[i] > 0.5f ? 3.0 : 1.0) * per[i];
+    want /= 8;
+    const auto h = model.fit(x, y, {.batch_size = 8, .verbose = 0, .class_weight = {{0, 1.0}, {1, 3.0}}});
+    CHECK(h["loss"][0] == Approx(want).epsilon(1e-5));
+    CHECK_THROWS_WITH(model.fit(x, y, {.batch_size = 8, .verbose = 0, .class_weight = {{0, 1.0}}}),
+                      Catch::Contains("class_weight has no entry for class 1"));
+}
+
+TEST_CASE("frozen layers are counted as non-trainable and left untouched", "[sequential][fit]") {
+    auto [x, y] = blobs(64, 13);
+    Sequential<float> model({ToyDense<float>(8), ToyTanh<float>(), ToyDense<float>(1)}, {.input_shape = Shape{4}});
+    model.layers()[0]->set_trainable(false);
+    const Tensor<float> before = model.layers()[0]->weights()[0]->value;
+    const Tensor<float> head_before = model.layers()[2]->weights()[0]->value;
+    model.compile("adam", losses::BinaryCrossentropy<float>({.from_logits = true}));
+    model.fit(x, y, {.batch_size = 16, .epochs = 2, .verbose = 0});
+    const Tensor<float>& after = model.layers()[0]->weights()[0]->value;
+    CHECK(std::equal(before.begin(), before.end(), after.begin()));
+    CHECK_FALSE(std::equal(head_before.begin(), head_before.end(), model.layers()[2]->weights()[0]->value.begin()));
+    CHECK(model.trainable_weights().size() == 2);
+    const std::string s = model.summary(nullptr);
+    CHECK_THAT(s, Catch::Contains("Trainable params: 9 (36.00 Byte)"));
+    CHECK_THAT(s, Catch::Contains("Non-trainable params: 40 (160.00 Byte)"));
+}
+
+TEST_CASE("L2 kernel_regularizer is added to the loss and its gradient", "[sequential][fit]") {
+    auto [x, y] = blobs(8, 17);
+    Sequential<double> model({ToyDense<double>(1, "", 0.5)}, {.input_shape = Shape{4}});
+    model.compile(optimizers::SGD<double>({.learning_rate = 0.0}), losses::BinaryCrossentropy<double>({.from_logits = true}));
+    const Tensor<double> xd = x.cast<double>(), yd = y.cast<double>();
+    double penalty = 0;
+    for (double v : model.layers()[0]->weights()[0]->value) penalty += 0.5 * v * v;
+    const double plain = losses::BinaryCrossentropy<double>({.from_logits = true})(yd, model.predict(xd, {.verbose = 0}));
+    CHECK(model.train_on_batch(xd, yd).at("loss") == Approx(plain + penalty).epsilon(1e-12));
+    CHECK(model.evaluate(xd, yd, {.verbose = 0}).at("loss") == Approx(plain + penalty).epsilon(1e-12));
+}
+
+TEST_CASE("same seed gives the same losses, another seed other losses", "[sequential][determinism]") {
+    auto [x, y] = blobs(96, 19);
+    auto run = [&](std::uint64_t seed) {
+        Sequential<float> model({ToyDense<float>(8), ToyTanh<float>(), ToyDense<float>(1)}, {.input_shape = Shape{4}, .seed = seed});
+        model.compile("adam", losses::BinaryCrossentropy<float>({.from_logits = true}));
+        return model.fit(x, y, {.batch_size = 16, .epochs = 3, .verbose = 0})["loss"];
+    };
+    const auto a = run(1), b = run(1), c = run(2);
+    CHECK(a == b);
+    CHECK(a != c);
+}
+
+TEST_CASE("a NaN loss stops fit with an Error naming epoch and step and keeps the last good weights", "[sequential][nan]") {
+    auto [x, y] = blobs(32, 23);
+    x.at(20, 1) = std::numeric_limits<float>::quiet_NaN();  // sample 20: batch 3 (0-based 2) without shuffling
+    Sequential<float> model({ToyDense<float>(1)}, {.input_shape = Shape{4}});
+    model.compile(optimizers::SGD<float>({.learning_rate = 0.1}), losses::BinaryCrossentropy<float>({.from_logits = true}));
+    std::vector<Tensor<float>> good;
+    callbacks::LambdaCallbackOptions fns;
+    fns.on_batch_end = [&](index_t step, model::Logs&) { if (step == 1) good = model.get_weights(); };
+    auto spy = std::make_shared<callbacks::LambdaCallback<float>>(fns);
+    CHECK_THROWS_WITH(model.fit(x, y, {.batch_size = 8, .epochs = 2, .verbose = 0, .shuffle = false, .callbacks = {spy}}),
+                      Catch::Contains("loss is NaN at epoch 1, step 3"));
+    const auto now = model.get_weights();
+    for (std::size_t k = 0; k < now.size(); ++k) {
+        CHECK(std::equal(now[k].begin(), now[k].end(), good[k].begin()));
+        for (float v : now[k]) CHECK(std::isfinite(v));
+    }
+    // TerminateOnNaN: the same run ends quietly after the bad batch
+    std::ostringstream out;
+    auto h = model.fit(x, y, {.batch_size = 8, .epochs = 2, .verbose = 0, .shuffle = false,
+                              .callbacks = {std::make_shared<callbacks::TerminateOnNaN<float>>()}, .out = &out});
+    CHECK(out.str() == "Batch 2: Invalid loss, terminating training\n");
+    for (float v : model.get_weights()[0]) CHECK(std::isfinite(v));
+}
