@@ -8,8 +8,11 @@
 //   lecun_uniform   L = sqrt(3 / fan_in);   lecun_normal stddev = sqrt(1 / fan_in) / 0.8796...
 //   zeros, ones, constant(v)
 // The 0.8796... divisor makes the truncated (at 2 stddev) distribution's standard deviation the intended one.
+// All of them are Keras' VarianceScaling(scale, mode, distribution): n = max(1, fan of the mode),
+// uniform limit = sqrt(3 * scale / n), truncated-normal stddev = sqrt(scale / n) / 0.8796....
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <string>
@@ -35,7 +38,12 @@ inline Fans compute_fans(const Shape& shape) {
     return {double(shape[shape.rank() - 2]) * receptive, double(shape[shape.rank() - 1]) * receptive};
 }
 
+// The standard deviation of a standard normal truncated at +-2: scipy.stats.truncnorm.std(-2, 2).
+inline constexpr double kTruncatedNormalStd = 0.87962566103423978;
+
 // An initialiser by Keras name: "glorot_uniform", "he_normal", "zeros", ..., or constant(v).
+// The name is checked by validate(), which layers call in their constructors so that the error names the
+// layer and the argument; drawing with an unknown name fails too.
 struct Initializer {
     std::string name = "glorot_uniform";
     double value = 0;  // for "constant"
@@ -43,14 +51,24 @@ struct Initializer {
     Initializer() = default;
     Initializer(const char* n) : Initializer(std::string(n)) {}  // NOLINT: allows {.kernel_initializer = "he_normal"}
     Initializer(std::string n) : name(std::move(n)) {
-        if (name.rfind("constant(", 0) == 0) {  // the text form written by to_string(): constant(0.5)
-            value = std::stod(name.substr(9));
-            name = "constant";
+        if (name.rfind("constant(", 0) == 0 && name.back() == ')') {  // the text form of to_string(): constant(0.5)
+            const std::string number = name.substr(9, name.size() - 10);
+            std::istringstream in(number);
+            double v = 0;
+            if (in >> v && (in >> std::ws).eof()) {
+                value = v;
+                name = "constant";
+            }
         }
-        require(name == "glorot_uniform" || name == "glorot_normal" || name == "he_uniform" || name == "he_normal" ||
-                    name == "lecun_uniform" || name == "lecun_normal" || name == "zeros" || name == "ones" ||
-                    name == "constant",
-                "initializer: unknown name \"", name,
+    }
+    [[nodiscard]] bool known() const {
+        return name == "glorot_uniform" || name == "glorot_normal" || name == "he_uniform" || name == "he_normal" ||
+               name == "lecun_uniform" || name == "lecun_normal" || name == "zeros" || name == "ones" ||
+               name == "constant";
+    }
+    // Throws an Error naming `where` (e.g. Dense "dense_1") and the argument if the name is not a Keras one.
+    void validate(const std::string& where, const std::string& argument) const {
+        require(known(), where, ": ", argument, ": unknown initializer \"", name,
                 "\"; expected glorot_uniform, glorot_normal, he_uniform, he_normal, lecun_uniform, lecun_normal, "
                 "zeros, ones or constant(v)");
     }
@@ -62,27 +80,49 @@ struct Initializer {
         return s.str();
     }
 
+    [[nodiscard]] bool is_uniform() const {
+        return name == "glorot_uniform" || name == "he_uniform" || name == "lecun_uniform";
+    }
+    [[nodiscard]] bool is_truncated_normal() const {
+        return name == "glorot_normal" || name == "he_normal" || name == "lecun_normal";
+    }
+    // VarianceScaling's scale / n for this initialiser and weight shape: the variance the draws aim at.
+    [[nodiscard]] double target_variance(const Shape& shape) const {
+        const Fans f = compute_fans(shape);
+        const double fan_in = std::max(1.0, f.fan_in), fan_avg = std::max(1.0, (f.fan_in + f.fan_out) / 2);
+        if (name == "glorot_uniform" || name == "glorot_normal") return 1.0 / fan_avg;  // scale 1, fan_avg
+        if (name == "he_uniform" || name == "he_normal") return 2.0 / fan_in;           // scale 2, fan_in
+        if (name == "lecun_uniform" || name == "lecun_normal") return 1.0 / fan_in;     // scale 1, fan_in
+        fail("initializer \"", name, "\" is not a variance-scaling initializer");
+    }
+    // Half-width L of U(-L, L) for the *_uniform initialisers: sqrt(3 * variance).
+    [[nodiscard]] double uniform_limit(const Shape& shape) const {
+        require(is_uniform(), "initializer \"", name, "\" has no uniform limit");
+        return std::sqrt(3.0 * target_variance(shape));
+    }
+    // Stddev of the normal before truncation at 2 stddev for the *_normal initialisers.
+    [[nodiscard]] double truncated_stddev(const Shape& shape) const {
+        require(is_truncated_normal(), "initializer \"", name, "\" has no truncated-normal stddev");
+        return std::sqrt(target_variance(shape)) / kTruncatedNormalStd;
+    }
+
     // Fills `w` (whose shape gives the fans) with draws from `rng`.
     template <class T>
     void operator()(Tensor<T>& w, Generator& rng) const {
-        const Fans f = compute_fans(w.shape());
-        const double fan_in = std::max(1.0, f.fan_in), fan_avg = std::max(1.0, (f.fan_in + f.fan_out) / 2);
-        constexpr double kTruncatedStd = 0.87962566103423978;
-        auto uniform = [&](double limit) {
+        validate("initializer", "name");
+        if (is_uniform()) {
+            const double limit = uniform_limit(w.shape());
             for (auto& v : w) v = static_cast<T>(rng.uniform(-limit, limit));
-        };
-        auto truncated = [&](double stddev) {
+        } else if (is_truncated_normal()) {
+            const double stddev = truncated_stddev(w.shape());
             for (auto& v : w) v = static_cast<T>(rng.truncated_normal(0.0, stddev));
-        };
-        if (name == "glorot_uniform") uniform(std::sqrt(3.0 / fan_avg));
-        else if (name == "glorot_normal") truncated(std::sqrt(1.0 / fan_avg) / kTruncatedStd);
-        else if (name == "he_uniform") uniform(std::sqrt(6.0 / fan_in));
-        else if (name == "he_normal") truncated(std::sqrt(2.0 / fan_in) / kTruncatedStd);
-        else if (name == "lecun_uniform") uniform(std::sqrt(3.0 / fan_in));
-        else if (name == "lecun_normal") truncated(std::sqrt(1.0 / fan_in) / kTruncatedStd);
-        else if (name == "zeros") w.fill(T(0));
-        else if (name == "ones") w.fill(T(1));
-        else w.fill(static_cast<T>(value));
+        } else if (name == "zeros") {
+            w.fill(T(0));
+        } else if (name == "ones") {
+            w.fill(T(1));
+        } else {
+            w.fill(static_cast<T>(value));
+        }
     }
 };
 
