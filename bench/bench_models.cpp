@@ -1,0 +1,188 @@
+// Whole-model benchmarks: train_step/<model> (forward + backward + Adam step on an in-memory batch) and
+// predict/<model> (inference), for the five models of bench/README.md, plus a per-layer forward/backward
+// breakdown of the flowers model (layers/flowers/...). items_per_second counts images; GFLOPs/s counts the
+// convolution and dense multiply-adds (training = 3x forward: forward, dX and dW products).
+#include <benchmark/benchmark.h>
+
+#include <string>
+#include <vector>
+
+#include "lumen/core/random.hpp"
+#include "lumen/core/threads.hpp"
+#include "lumen/layers/Conv2D.hpp"
+#include "lumen/layers/Dense.hpp"
+#include "lumen/layers/Dropout.hpp"
+#include "lumen/layers/Flatten.hpp"
+#include "lumen/layers/Input.hpp"
+#include "lumen/layers/MaxPooling2D.hpp"
+#include "lumen/layers/Rescaling.hpp"
+#include "lumen/losses/BinaryCrossentropy.hpp"
+#include "lumen/losses/CategoricalCrossentropy.hpp"
+#include "lumen/losses/SparseCategoricalCrossentropy.hpp"
+#include "lumen/model/Sequential.hpp"
+#include "lumen/optimizers/Adam.hpp"
+
+namespace {
+
+using namespace lumen;
+using layers::Conv2D;
+using layers::Dense;
+using layers::Dropout;
+using layers::Flatten;
+using layers::Input;
+using layers::MaxPooling2D;
+using layers::Rescaling;
+
+struct ModelCase {
+    const char* name;
+    Shape input;
+    index_t batch;
+    int classes;  // 1: sigmoid + binary crossentropy; else softmax or logits + categorical
+};
+
+const std::vector<ModelCase>& cases() {
+    static const std::vector<ModelCase> c = {{"flowers", {180, 180, 3}, 32, 5},
+                                             {"cats_dogs", {256, 256, 3}, 32, 1},
+                                             {"caltech", {150, 150, 3}, 32, 1},
+                                             {"car_bus", {64, 64, 3}, 32, 1},
+                                             {"fashion_mnist", {28, 28, 1}, 128, 10}};
+    return c;
+}
+
+// The Keras definitions of bench/README.md.
+Sequential<float> make_model(const std::string& name) {
+    const layers::Conv2DOptions relu_same{.padding = "same", .activation = "relu"};
+    const layers::Conv2DOptions relu{.activation = "relu"};
+    Sequential<float> m;
+    if (name == "flowers") {
+        m = Sequential<float>{Input({180, 180, 3}), Rescaling(1.0 / 255), Conv2D(16, 3, relu_same), MaxPooling2D(),
+                              Conv2D(32, 3, relu_same), MaxPooling2D(), Conv2D(64, 3, relu_same), MaxPooling2D(),
+                              Dropout(0.2), Flatten(), Dense(128, {.activation = "relu"}), Dense(5)};
+        m.compile(optimizers::Adam<float>(), losses::SparseCategoricalCrossentropy<float>({.from_logits = true}));
+    } else if (name == "cats_dogs") {
+        m = Sequential<float>{Input({256, 256, 3}), Conv2D(32, 3, relu), MaxPooling2D(), Flatten(),
+                              Dense(128, {.activation = "relu"}), Dense(1, {.activation = "sigmoid"})};
+        m.compile(optimizers::Adam<float>(), losses::BinaryCrossentropy<float>());
+    } else if (name == "caltech") {
+        m = Sequential<float>{Input({150, 150, 3}), Conv2D(16, 3, relu), MaxPooling2D(), Conv2D(32, 3, relu),
+                              MaxPooling2D(), Conv2D(64, 3, relu), MaxPooling2D(), Flatten(),
+                              Dense(128, {.activation = "relu"}), Dense(1, {.activation = "sigmoid"})};
+        m.compile(optimizers::Adam<float>(), losses::BinaryCrossentropy<float>());
+    } else if (name == "car_bus") {
+        m = Sequential<float>{Input({64, 64, 3}), Conv2D(32, 3, relu), MaxPooling2D(), Conv2D(32, 3, relu),
+                              MaxPooling2D(), Flatten(), Dense(128, {.activation = "relu"}),
+                              Dense(1, {.activation = "sigmoid"})};
+        m.compile(optimizers::Adam<float>(), losses::BinaryCrossentropy<float>());
+    } else {
+        m = Sequential<float>{Input({28, 28, 1}), Conv2D(32, 3, relu), MaxPooling2D(), Conv2D(64, 3, relu),
+                              MaxPooling2D(), Flatten(), Dropout(0.5), Dense(10, {.activation = "softmax"})};
+        m.compile(optimizers::Adam<float>(), losses::CategoricalCrossentropy<float>());
+    }
+    return m;
+}
+
+// Multiply-add FLOPs of one image's forward pass through the conv and dense layers.
+double forward_flops(Sequential<float>& m) {
+    double flops = 0;
+    for (const auto& l : m.layers()) {
+        const Shape& out = l->output_shape();
+        if (l->class_name() == "Conv2D") {
+            const Shape k = l->weights()[0]->value.shape();  // (kh, kw, cin, f)
+            flops += 2.0 * double(out[0] * out[1]) * double(k[0] * k[1] * k[2]) * double(k[3]);
+        } else if (l->class_name() == "Dense") {
+            const Shape k = l->weights()[0]->value.shape();  // (in, units)
+            flops += 2.0 * double(k[0]) * double(k[1]);
+        }
+    }
+    return flops;
+}
+
+Tensor<float> random_images(const ModelCase& c, std::uint64_t seed) {
+    Generator g(seed);
+    Tensor<float> x(c.input.with_batch(c.batch));
+    for (auto& v : x) v = static_cast<float>(g.uniform(0, 255));
+    return x;
+}
+
+Tensor<float> random_labels(const ModelCase& c, std::uint64_t seed) {
+    Generator g(seed);
+    if (c.classes == 1) {
+        Tensor<float> y(Shape{c.batch, 1});
+        for (auto& v : y) v = static_cast<float>(g.below(2));
+        return y;
+    }
+    if (std::string(c.name) == "flowers") {  // sparse labels
+        Tensor<float> y(Shape{c.batch});
+        for (auto& v : y) v = static_cast<float>(g.below(static_cast<std::uint64_t>(c.classes)));
+        return y;
+    }
+    Tensor<float> y(Shape{c.batch, c.classes});
+    for (index_t i = 0; i < c.batch; ++i) y.at(i, static_cast<index_t>(g.below(static_cast<std::uint64_t>(c.classes)))) = 1;
+    return y;
+}
+
+void set_counters(benchmark::State& state, const ModelCase& c, double flops_per_image) {
+    const double images = double(state.iterations()) * double(c.batch);
+    state.SetItemsProcessed(static_cast<std::int64_t>(images));
+    state.counters["GFLOPs/s"] = benchmark::Counter(images * flops_per_image * 1e-9, benchmark::Counter::kIsRate);
+    state.counters["threads"] = num_threads();
+}
+
+void BM_train_step(benchmark::State& state, const ModelCase& c) {
+    set_num_threads(static_cast<int>(state.range(0)));
+    Sequential<float> m = make_model(c.name);
+    const Tensor<float> x = random_images(c, 1), y = random_labels(c, 2);
+    m.train_on_batch(x, y);  // warm-up: workspaces and optimizer slots allocated
+    for (auto _ : state) benchmark::DoNotOptimize(m.train_on_batch(x, y));
+    set_counters(state, c, 3 * forward_flops(m));
+}
+
+void BM_predict(benchmark::State& state, const ModelCase& c) {
+    set_num_threads(static_cast<int>(state.range(0)));
+    Sequential<float> m = make_model(c.name);
+    const Tensor<float> x = random_images(c, 1);
+    const PredictOptions quiet{.batch_size = c.batch, .verbose = 0};
+    m.predict(x, quiet);
+    for (auto _ : state) benchmark::DoNotOptimize(m.predict(x, quiet));
+    set_counters(state, c, forward_flops(m));
+}
+
+// Per-layer breakdown of the flowers model: forward (training mode) and backward of each layer alone.
+void BM_flowers_layer(benchmark::State& state, std::size_t index, bool backward) {
+    set_num_threads(static_cast<int>(state.range(0)));
+    const ModelCase& c = cases()[0];
+    Sequential<float> m = make_model("flowers");
+    Tensor<float> x = random_images(c, 1);
+    for (std::size_t i = 0; i < index; ++i) x = m.layers()[i]->forward(x, true);
+    auto& layer = *m.layers()[index];
+    Tensor<float> y = layer.forward(x, true);
+    for (auto _ : state) {
+        if (backward) {
+            benchmark::DoNotOptimize(layer.backward(y));
+        } else {
+            benchmark::DoNotOptimize(layer.forward(x, true));
+        }
+    }
+    state.SetItemsProcessed(state.iterations() * c.batch);
+    state.SetLabel(layer.name());
+}
+
+const bool registered = [] {
+    for (const ModelCase& c : cases()) {
+        benchmark::RegisterBenchmark((std::string("train_step/") + c.name).c_str(), BM_train_step, c)
+            ->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+        benchmark::RegisterBenchmark((std::string("predict/") + c.name).c_str(), BM_predict, c)
+            ->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+    }
+    Sequential<float> flowers = make_model("flowers");
+    for (std::size_t i = 0; i < flowers.layers().size(); ++i) {
+        const std::string n = flowers.layers()[i]->name();
+        for (bool bwd : {false, true})
+            benchmark::RegisterBenchmark(("layers/flowers/" + n + (bwd ? "/backward" : "/forward")).c_str(),
+                                         BM_flowers_layer, i, bwd)
+                ->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)->UseRealTime();
+    }
+    return true;
+}();
+
+}  // namespace
