@@ -36,6 +36,7 @@
 #include "lumen/core/random.hpp"
 #include "lumen/core/tensor.hpp"
 #include "lumen/data/dataset.hpp"
+#include "lumen/layers/Input.hpp"
 #include "lumen/layers/layer.hpp"
 #include "lumen/losses/get.hpp"
 #include "lumen/losses/loss.hpp"
@@ -181,8 +182,9 @@ public:
         const LayerPtr& layer = handle.get();
         if (layer->class_name() == "InputLayer") {
             require(layers_.empty(), "Sequential \"", name_, "\": an Input layer must come first");
-            if (!layer->built()) layer->build(Shape{}, 0);
-            input_shape_ = layer->output_shape();
+            const auto* input = dynamic_cast<const layers::Input<T>*>(layer.get());
+            require(input != nullptr, "Sequential \"", name_, "\": an InputLayer must be a layers::Input");
+            input_shape_ = input->shape();
             return;
         }
         if (layer->name().empty()) layer->set_name(unique_name(to_snake_case(layer->class_name())));
