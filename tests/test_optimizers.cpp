@@ -186,6 +186,17 @@ TEST_CASE("optimizers: weights without gradients are skipped; no gradients is a 
     CHECK(adam.slots().size() == 2);
     CHECK(moving.value[1] == 2.0);
 
+    // A trainable weight without a gradient this step still gets its slots (in order) but is not moved, so
+    // the slot layout does not depend on which gradients happened to exist.
+    Adam<double> fresh;
+    Weight<double> no_grad{"no_grad", Tensor<double>({2}, {7, 8}), {}, true, {}};
+    auto with_grad = weight({1.0}, {1.0});
+    fresh.apply_gradients({&no_grad, &with_grad});
+    REQUIRE(fresh.slots().size() == 4);
+    CHECK(fresh.slots()[0]->shape() == Shape{2});
+    CHECK(no_grad.value[0] == 7.0);
+    CHECK(with_grad.value[0] != 1.0);
+
     auto bad = weight({1.0, 2.0}, {1.0, 1.0});
     bad.grad = Tensor<double>({3});
     CHECK_THAT(error_of([&] { adam.apply_gradients({&bad}); }),

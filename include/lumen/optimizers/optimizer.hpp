@@ -2,15 +2,15 @@
 // built-in ones (Keras 3's BaseOptimizer, tf.keras >= 2.11's optimizer.Optimizer).
 //
 // One apply_gradients() call is one training step (Keras' `iterations` advances by one per batch):
-//   0. weights without a gradient (empty grad, or not trainable) are skipped; with none left it is a no-op
-//      and `iterations` does not advance (as Keras' apply() with no gradients);
+//   0. build(weights) if needed; then weights without a gradient (empty grad, or not trainable) are skipped;
+//      with none left it is a no-op and `iterations` does not advance (as Keras' apply() with no gradients);
 //   1. t = iterations + 1; lr = learning_rate(iterations) (a constant or a schedule);
 //   2. clipping, at most one of: clipvalue (each element to [-v, v]), clipnorm (each gradient by its own
 //      L2 norm), global_clipnorm (all gradients by their joint norm), as Keras 3 allows only one;
 //   3. decoupled weight decay if weight_decay > 0: w -= lr * weight_decay * w (Keras >= 2.11 semantics);
 //   4. update_step(slots of w, w, g, lr): the optimizer's own formula.
-// Slots are created by build() (or on the first step), per weight in the order weights are first seen, and
-// for each weight in the order of slot_names(); slots() lists them in that fixed order, so a checkpoint can
+// Slots are created by build() (or on the first step) for every trainable weight, in the order weights are
+// first seen, and for each weight in the order of slot_names(); slots() lists them in that fixed order, so a checkpoint can
 // restore them (build(weights), then copy into slots(), then set_iterations) before the first step.
 #pragma once
 
@@ -122,11 +122,11 @@ template <class T = float>
 class BaseOptimizer : public Optimizer<T> {
 public:
     void apply_gradients(const std::vector<Weight<T>*>& weights) override {
+        build(weights);  // slots for every trainable weight, whether or not it has a gradient this time
         std::vector<Weight<T>*> active;
         for (Weight<T>* w : weights)
             if (w != nullptr && w->trainable && !w->grad.empty()) active.push_back(w);
         if (active.empty()) return;
-        build(active);
         for (Weight<T>* w : active)
             if (w->grad.shape() != w->value.shape())
                 fail(this->name(), ": weight \"", w->name, "\" has value ", w->value.shape().to_string(),
@@ -156,7 +156,7 @@ public:
 
     void build(const std::vector<Weight<T>*>& weights) override {
         for (Weight<T>* w : weights) {
-            if (w == nullptr) continue;
+            if (w == nullptr || !w->trainable) continue;
             auto it = index_.find(w);
             if (it != index_.end()) {
                 const auto& known = slots_[it->second];
