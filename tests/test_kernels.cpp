@@ -50,7 +50,7 @@ struct Conv {
     index_t n, h, w, c, f;
     Size2 k, s, d;
     bool same;
-    const char* activation;  // "linear" or "relu" (the plain loop knows these two)
+    const char* activation;  // "linear", "relu" or "swish" (the plain loop knows these)
 };
 
 // Plain convolution: y = act(sum x*W + b), then dX, dW, db for upstream dy.
@@ -61,7 +61,7 @@ PlainConv plain_conv(const Conv& p, const Tensor<float>& x, const Tensor<float>&
                      const Tensor<float>& dy) {
     const auto [oh_n, pt] = tf_axis(p.h, p.k.h, p.s.h, p.d.h, p.same);
     const auto [ow_n, pl] = tf_axis(p.w, p.k.w, p.s.w, p.d.w, p.same);
-    const bool relu = std::string(p.activation) == "relu";
+    const bool relu = std::string(p.activation) == "relu", swish = std::string(p.activation) == "swish";
     PlainConv r;
     r.y.assign(static_cast<std::size_t>(p.n * oh_n * ow_n * p.f), 0);
     r.dx.assign(static_cast<std::size_t>(x.size()), 0);
@@ -80,8 +80,10 @@ PlainConv plain_conv(const Conv& p, const Tensor<float>& x, const Tensor<float>&
                             for (index_t c = 0; c < p.c; ++c) s += double(x.at(n, ih, iw, c)) * W[widx(i, j, c, f)];
                         }
                     const std::size_t o = static_cast<std::size_t>(((n * oh_n + oh) * ow_n + ow) * p.f + f);
-                    r.y[o] = relu ? std::max(s, 0.0) : s;
-                    const double dz = relu && s <= 0 ? 0.0 : double(dy[static_cast<index_t>(o)]);
+                    const double sig = 1 / (1 + std::exp(-s));
+                    r.y[o] = relu ? std::max(s, 0.0) : swish ? s * sig : s;
+                    double dz = relu && s <= 0 ? 0.0 : double(dy[static_cast<index_t>(o)]);
+                    if (swish) dz *= sig + s * sig * (1 - sig);
                     r.db[static_cast<std::size_t>(f)] += dz;
                     for (index_t i = 0; i < p.k.h; ++i)
                         for (index_t j = 0; j < p.k.w; ++j) {
@@ -176,8 +178,9 @@ TEST_CASE("GEMM wrappers match a plain triple loop, on tiles with leading dimens
 
 TEST_CASE("Conv2D forward and backward match a plain convolution loop with 1 and 2 threads", "[kernels][conv2d]") {
     const Conv cases[] = {
-        {3, 23, 29, 5, 7, 3, 1, 1, true, "relu"},      // several tiles forward, two per image backward
-        {2, 40, 37, 7, 6, 1, 1, 1, false, "linear"},   // 1x1 stride 1: no im2col, several tiles
+        {2, 35, 33, 16, 8, 3, 1, 1, true, "relu"},     // K = 144: 3 tiles forward, 2 per image backward
+        {2, 40, 37, 64, 6, 1, 1, 1, false, "linear"},  // 1x1 stride 1: no im2col, 2 tiles forward
+        {3, 23, 29, 5, 7, 3, 1, 1, true, "swish"},
         {2, 9, 11, 3, 4, 1, 2, 1, true, "relu"},       // 1x1 stride 2: im2col
         {2, 13, 12, 4, 5, {5, 3}, {2, 3}, 1, true, "linear"},
         {1, 15, 14, 3, 8, 3, 1, {2, 3}, false, "relu"},
