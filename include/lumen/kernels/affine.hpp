@@ -4,14 +4,15 @@
 // The map goes from OUTPUT pixel to INPUT point ("pull" resampling, as scipy.ndimage.affine_transform and TF's
 // ImageProjectiveTransformV3 do), in the frame x = column, y = row:
 //   x_in = a[0]*x + a[1]*y + a[2],   y_in = a[3]*x + a[4]*y + a[5]
-// Two boundary conventions exist, because Keras' two code paths use different samplers:
-//   Boundary::scipy  (ImageDataGenerator) order-1 spline; each neighbour INDEX is mapped by the fill mode:
-//                    nearest  a a | a b c d | d d            reflect  b a | a b c d | d c   (half-sample)
-//                    wrap     period n-1 (scipy's interpolation 'wrap': first and last samples coincide)
-//                    constant the whole sample is cval when the point lies outside [0, n-1]
-//   Boundary::tf     (preprocessing layers) the fill mode maps the COORDINATE per axis (reflect: c<0 -> -c-1,
-//                    c>n-1 -> 2n-c-1 modulo 2n; wrap: modulo n; nearest: clamp), then a point outside the image
-//                    reads fill_value and bilinear neighbours outside the image read fill_value.
+// Fill modes map the source COORDINATE per axis before interpolating (scipy's map_coordinate and TF's
+// map_coordinate are the same code for these modes):
+//   nearest   clamp to [0, n-1]                               a a | a b c d | d d
+//   reflect   half-sample symmetric about the outer edges     b a | a b c d | d c
+//   wrap      periodic; Boundary::scipy uses scipy's period n-1 (first and last samples coincide:
+//             a b c d | b c a b), Boundary::tf uses period n (a b c d | a b c d)
+//   constant  a point outside [0, n-1] reads cval (scipy >= 1.6, TF)
+// then blend the four neighbours (order 1) or take the nearest one (order 0). ImageDataGenerator samples like
+// scipy.ndimage.affine_transform, the preprocessing layers like TF's ImageProjectiveTransformV3.
 #pragma once
 
 #include <algorithm>
@@ -58,31 +59,8 @@ struct Affine2D {
 
 namespace detail {
 
-// scipy: maps an integer index into [0, n-1] by the boundary mode; -1 means "outside" (constant).
-inline index_t scipy_index(index_t i, index_t n, FillMode mode) {
-    if (i >= 0 && i < n) return i;
-    switch (mode) {
-        case FillMode::nearest: return i < 0 ? 0 : n - 1;
-        case FillMode::reflect: {
-            const index_t period = 2 * n;
-            index_t r = i % period;
-            if (r < 0) r += period;
-            return r < n ? r : period - 1 - r;
-        }
-        case FillMode::wrap: {
-            if (n == 1) return 0;
-            const index_t period = n - 1;
-            index_t r = i % period;
-            if (r < 0) r += period;
-            return r;
-        }
-        case FillMode::constant: return -1;
-    }
-    return -1;
-}
-
-// TF: maps a coordinate by the fill mode (before interpolation).
-inline double tf_coordinate(double c, index_t n, FillMode mode) {
+// Maps a coordinate by the fill mode (before interpolation); see the header comment.
+inline double map_coordinate(double c, index_t n, FillMode mode, Boundary boundary) {
     const double len = double(n);
     switch (mode) {
         case FillMode::reflect:
@@ -99,6 +77,13 @@ inline double tf_coordinate(double c, index_t n, FillMode mode) {
             }
             return std::clamp(c, 0.0, len - 1);
         case FillMode::wrap:
+            if (boundary == Boundary::scipy) {  // period n - 1
+                if (len <= 1) return 0;
+                const double sz = len - 1;
+                if (c < 0) c += sz * double(index_t(-c / sz) + 1);
+                else if (c > len - 1) c -= sz * double(index_t(c / sz));
+                return std::clamp(c, 0.0, len - 1);
+            }
             if (c < 0) {
                 if (len <= 1) return 0;
                 c += len * double(index_t(-c / len) + 1);
@@ -121,57 +106,39 @@ template <class T>
 void affine_warp(const T* in, index_t H, index_t W, index_t C, T* out, const Affine2D& m, FillMode mode, T cval,
                  Boundary boundary, bool nearest_interpolation = false) {
     const auto& a = m.a;
+    constexpr double eps = 1e-9;  // absorbs rounding in M (cos 90 degrees is 6e-17, not 0)
     for (index_t y = 0; y < H; ++y)
         for (index_t x = 0; x < W; ++x) {
             double xs = a[0] * double(x) + a[1] * double(y) + a[2];
             double ys = a[3] * double(x) + a[4] * double(y) + a[5];
             T* o = out + (y * W + x) * C;
-            if (boundary == Boundary::tf) {
-                xs = detail::tf_coordinate(xs, W, mode);
-                ys = detail::tf_coordinate(ys, H, mode);
-            }
-            // Constant mode: a point outside the image is cval (scipy >= 1.6 and TF alike). The tolerance
-            // absorbs rounding in M (a 90-degree rotation lands on -1e-16 instead of 0).
-            constexpr double eps = 1e-9;
-            const bool outside = xs < -eps || ys < -eps || xs > double(W - 1) + eps || ys > double(H - 1) + eps;
-            if (outside && (mode == FillMode::constant || boundary == Boundary::tf)) {
-                for (index_t c = 0; c < C; ++c) o[c] = cval;
-                continue;
+            if (std::abs(xs - std::round(xs)) < eps) xs = std::round(xs);
+            if (std::abs(ys - std::round(ys)) < eps) ys = std::round(ys);
+            if (mode == FillMode::constant) {
+                if (xs < 0 || ys < 0 || xs > double(W - 1) || ys > double(H - 1)) {
+                    for (index_t c = 0; c < C; ++c) o[c] = cval;
+                    continue;
+                }
+            } else {
+                xs = std::clamp(detail::map_coordinate(xs, W, mode, boundary), 0.0, double(W - 1));
+                ys = std::clamp(detail::map_coordinate(ys, H, mode, boundary), 0.0, double(H - 1));
             }
             if (nearest_interpolation) {
-                index_t xi = index_t(std::llround(xs)), yi = index_t(std::llround(ys));
-                xi = std::clamp<index_t>(xi, 0, W - 1);
-                yi = std::clamp<index_t>(yi, 0, H - 1);
+                const index_t xi = std::clamp<index_t>(index_t(std::llround(xs)), 0, W - 1);
+                const index_t yi = std::clamp<index_t>(index_t(std::llround(ys)), 0, H - 1);
                 for (index_t c = 0; c < C; ++c) o[c] = in[(yi * W + xi) * C + c];
                 continue;
             }
-            const double xf = std::floor(xs), yf = std::floor(ys);
-            double fx = xs - xf, fy = ys - yf;
-            index_t x0 = index_t(xf), y0 = index_t(yf);
-            if (std::abs(fx) < eps) fx = 0;
-            if (std::abs(fy) < eps) fy = 0;
-            if (fx > 1 - eps) { fx = 0; ++x0; }
-            if (fy > 1 - eps) { fy = 0; ++y0; }
-            const double w[4] = {(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy};
-            index_t xi[2], yi[2];
-            for (int k = 0; k < 2; ++k) {
-                if (boundary == Boundary::scipy) {
-                    xi[k] = detail::scipy_index(x0 + k, W, mode);
-                    yi[k] = detail::scipy_index(y0 + k, H, mode);
-                } else {
-                    xi[k] = (x0 + k >= 0 && x0 + k < W) ? x0 + k : -1;
-                    yi[k] = (y0 + k >= 0 && y0 + k < H) ? y0 + k : -1;
-                }
-            }
-            for (index_t c = 0; c < C; ++c) {
-                double v = 0;
-                for (int k = 0; k < 4; ++k) {
-                    if (w[k] == 0) continue;
-                    const index_t xx = xi[k & 1], yy = yi[k >> 1];
-                    v += w[k] * ((xx < 0 || yy < 0) ? double(cval) : double(in[(yy * W + xx) * C + c]));
-                }
-                o[c] = static_cast<T>(v);
-            }
+            const index_t x0 = index_t(std::floor(xs)), y0 = index_t(std::floor(ys));
+            const double fx = xs - double(x0), fy = ys - double(y0);
+            const index_t x1 = std::min(x0 + 1, W - 1), y1 = std::min(y0 + 1, H - 1);
+            const T* p00 = in + (y0 * W + x0) * C;
+            const T* p01 = in + (y0 * W + x1) * C;
+            const T* p10 = in + (y1 * W + x0) * C;
+            const T* p11 = in + (y1 * W + x1) * C;
+            for (index_t c = 0; c < C; ++c)
+                o[c] = static_cast<T>((1 - fy) * ((1 - fx) * double(p00[c]) + fx * double(p01[c])) +
+                                      fy * ((1 - fx) * double(p10[c]) + fx * double(p11[c])));
         }
 }
 

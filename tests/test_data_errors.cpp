@@ -1,0 +1,159 @@
+// Bad input is named, never a crash: a corpus of broken files generated at test time (truncated copies of a
+// real JPEG and of a PNG, random bytes, a text file named .jpg, an empty file, a forged huge header), bad
+// folders and a symlink loop. Run it under AddressSanitizer too (LUMEN_SANITIZE=address).
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "lumen/data/DirectoryDataset.hpp"
+#include "lumen/data/ImageDataGenerator.hpp"
+#include "lumen/data/image_utils.hpp"
+#include "support/golden.hpp"
+
+namespace fs = std::filesystem;
+using namespace lumen;
+
+namespace {
+fs::path temp_dir(const std::string& name) {
+    fs::path d = fs::temp_directory_path() / ("lumen_test_err_" + name);
+    fs::remove_all(d);
+    fs::create_directories(d);
+    return d;
+}
+void write_bytes(const fs::path& p, const std::vector<std::uint8_t>& b) {
+    fs::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), std::streamsize(b.size()));
+}
+struct Capture {
+    std::ostringstream text;
+    std::ostream& stream;
+    std::streambuf* old;
+    explicit Capture(std::ostream& s) : stream(s), old(s.rdbuf(text.rdbuf())) {}
+    ~Capture() { stream.rdbuf(old); }
+};
+// A real JPEG when the shared photos exist, else one lumen writes (both baseline).
+std::vector<std::uint8_t> some_jpeg(const fs::path& scratch) {
+    const fs::path real = lumen::test::shared_dir() / "data" / "originals" / "cats_vs_dogs" / "train" / "cats" / "cat.0.jpg";
+    if (fs::exists(real)) return data::read_file(real);
+    data::Image img(40, 50, 3);
+    for (std::size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = std::uint8_t(i * 7);
+    data::save_img(scratch / "made.jpg", img);
+    return data::read_file(scratch / "made.jpg");
+}
+std::vector<std::uint8_t> some_png(const fs::path& scratch) {
+    data::Image img(30, 30, 3);
+    for (std::size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = std::uint8_t(i * 13);
+    data::save_img(scratch / "made.png", img);
+    return data::read_file(scratch / "made.png");
+}
+// Writes the bad-file corpus into dir/cls and returns the names of the bad files.
+std::vector<std::string> write_corpus(const fs::path& cls, const fs::path& scratch) {
+    const auto jpg = some_jpeg(scratch);
+    const auto png = some_png(scratch);
+    write_bytes(cls / "good.jpg", jpg);
+    write_bytes(cls / "good.png", png);
+    write_bytes(cls / "trunc_half.jpg", {jpg.begin(), jpg.begin() + std::ptrdiff_t(jpg.size() / 2)});
+    write_bytes(cls / "trunc_tail.jpg", {jpg.begin(), jpg.end() - 2});  // only the EOI marker missing
+    write_bytes(cls / "trunc_header.jpg", {jpg.begin(), jpg.begin() + 100});
+    write_bytes(cls / "trunc.png", {png.begin(), png.begin() + std::ptrdiff_t(png.size() * 2 / 3)});
+    write_bytes(cls / "empty.png", {});
+    std::ofstream(cls / "text.jpg") << "this is not a picture\n";
+    std::mt19937 rng(1);
+    std::vector<std::uint8_t> noise(4096);
+    for (auto& b : noise) b = std::uint8_t(rng());
+    write_bytes(cls / "noise.jpg", noise);
+    // A PNG header claiming 15000 x 15000 pixels (2.25e8, beyond PIL's 89e6 limit).
+    std::vector<std::uint8_t> huge{0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                                   0, 0, 0x3A, 0x98, 0, 0, 0x3A, 0x98, 8, 2, 0, 0, 0, 0, 0, 0, 0};
+    write_bytes(cls / "huge.png", huge);
+    return {"trunc_half.jpg", "trunc_tail.jpg", "trunc_header.jpg", "trunc.png", "empty.png", "text.jpg",
+            "noise.jpg", "huge.png"};
+}
+}  // namespace
+
+TEST_CASE("decoding a bad file throws an Error naming the file and the reason", "[data][errors]") {
+    const fs::path d = temp_dir("decode");
+    write_corpus(d / "cls", d);
+    const fs::path c = d / "cls";
+    CHECK_NOTHROW(data::load_img(c / "good.jpg"));
+    CHECK_NOTHROW(data::load_img(c / "good.png"));
+    CHECK_THROWS_WITH(data::load_img(c / "trunc_half.jpg"), Catch::Contains("trunc_half.jpg") && Catch::Contains("truncated JPEG"));
+    CHECK_THROWS_WITH(data::load_img(c / "trunc_tail.jpg"), Catch::Contains("trunc_tail.jpg") && Catch::Contains("truncated"));
+    CHECK_THROWS_WITH(data::load_img(c / "trunc_header.jpg"), Catch::Contains("trunc_header.jpg"));
+    CHECK_THROWS_WITH(data::load_img(c / "trunc.png"), Catch::Contains("trunc.png") && Catch::Contains("truncated PNG"));
+    CHECK_THROWS_WITH(data::load_img(c / "empty.png"), Catch::Contains("empty.png") && Catch::Contains("empty file"));
+    CHECK_THROWS_WITH(data::load_img(c / "text.jpg"), Catch::Contains("text.jpg") && Catch::Contains("not a supported image"));
+    CHECK_THROWS_WITH(data::load_img(c / "noise.jpg"), Catch::Contains("noise.jpg"));
+    CHECK_THROWS_WITH(data::load_img(c / "huge.png"), Catch::Contains("huge.png") && Catch::Contains("exceeds the limit"));
+    CHECK_THROWS_WITH(data::load_img(c / "absent.jpg"), Catch::Contains("absent.jpg") && Catch::Contains("no such file"));
+    CHECK_THROWS_WITH(data::load_img(c), Catch::Contains("directory"));
+    // A lower limit is honoured too.
+    CHECK_THROWS_WITH(data::load_img(c / "good.png", {.limits = {.max_pixels = 100}}), Catch::Contains("good.png"));
+}
+
+TEST_CASE("folder datasets skip bad files with one warning each, or fail in strict mode", "[data][errors]") {
+    const fs::path d = temp_dir("folder");
+    const auto bad = write_corpus(d / "root" / "cls", d);
+    const fs::path root = d / "root";
+    data::ImageDataGenerator gen;
+    {
+        Capture err(std::cerr), out(std::cout);
+        auto it = gen.flow_from_directory(root, {.target_size = {8, 8}, .batch_size = 4});
+        CHECK(it.samples() == 2);
+        CHECK(out.text.str() == "Found 2 images belonging to 1 classes.\n");
+        for (const auto& name : bad) {
+            INFO(name);
+            CHECK(err.text.str().find(name) != std::string::npos);
+        }
+        CHECK(it.batch(0).x.shape() == Shape{2, 8, 8, 3});
+    }
+    {
+        Capture err(std::cerr), out(std::cout);
+        auto ds = data::image_dataset_from_directory(root, {.image_size = {8, 8}, .shuffle = false, .cache_bytes = 0});
+        CHECK(ds.num_samples() == 2);  // streamed (no cache): files are checked, not decoded, up front
+        CHECK(ds.batch(0).x.dim(0) == 2);
+        CHECK(err.text.str().find("trunc_half.jpg") != std::string::npos);
+    }
+    Capture err(std::cerr), out(std::cout);
+    CHECK_THROWS_WITH(gen.flow_from_directory(root, {.target_size = {8, 8}, .strict = true}),
+                      Catch::Contains("huge.png") || Catch::Contains("trunc") || Catch::Contains("empty.png") ||
+                          Catch::Contains("text.jpg") || Catch::Contains("noise.jpg"));
+}
+
+TEST_CASE("bad folders: missing, no images, empty class, symlink loop", "[data][errors]") {
+    const fs::path d = temp_dir("folders");
+    data::ImageDataGenerator gen;
+    Capture err(std::cerr), out(std::cout);
+    CHECK_THROWS_WITH(gen.flow_from_directory(d / "missing"), Catch::Contains("missing") && Catch::Contains("does not exist"));
+    fs::create_directories(d / "noimg" / "a");
+    std::ofstream(d / "noimg" / "a" / "x.txt") << "x";
+    CHECK_THROWS_WITH(gen.flow_from_directory(d / "noimg"), Catch::Contains("noimg") && Catch::Contains("no images"));
+    // One class folder empty: a warning naming it; the others load.
+    data::Image img(4, 4, 3);
+    fs::create_directories(d / "mixed" / "full");
+    fs::create_directories(d / "mixed" / "hollow");
+    data::save_img(d / "mixed" / "full" / "a.png", img);
+    auto it = gen.flow_from_directory(d / "mixed", {.target_size = {4, 4}});
+    CHECK(it.samples() == 1);
+    CHECK(it.num_classes() == 2);
+    CHECK(err.text.str().find("hollow") != std::string::npos);
+    // A symlink loop: followed with follow_links, the listing still ends (each folder walked once).
+    fs::create_directory_symlink(d / "mixed" / "full", d / "mixed" / "full" / "loop");
+    auto a = gen.flow_from_directory(d / "mixed", {.target_size = {4, 4}, .follow_links = true});
+    CHECK(a.samples() == 1);
+    auto b = gen.flow_from_directory(d / "mixed", {.target_size = {4, 4}});
+    CHECK(b.samples() == 1);
+    // Bad options are named.
+    CHECK_THROWS_WITH(gen.flow_from_directory(d / "mixed", {.target_size = {0, 4}}), Catch::Contains("target_size"));
+    CHECK_THROWS_WITH(gen.flow_from_directory(d / "mixed", {.color_mode = "hsv"}), Catch::Contains("color_mode"));
+    CHECK_THROWS_WITH(gen.flow_from_directory(d / "mixed", {.batch_size = 0}), Catch::Contains("batch_size"));
+    CHECK_THROWS_WITH(data::ImageDataGenerator({.validation_split = 1.5}), Catch::Contains("validation_split"));
+    CHECK_THROWS_WITH(data::ImageDataGenerator({.fill_mode = "mirror"}), Catch::Contains("fill_mode"));
+    CHECK_THROWS_WITH(data::ImageDataGenerator({.zoom_range = {1.2, 0.8}}), Catch::Contains("zoom_range"));
+}
