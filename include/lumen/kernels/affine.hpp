@@ -100,45 +100,78 @@ inline double map_coordinate(double c, index_t n, FillMode mode, Boundary bounda
 
 }  // namespace detail
 
+// Where output pixel (x, y) reads from: up to four input pixels (index y*W + x) with weights, or none (the
+// fill value). Shared by the warp and its adjoint, so the two can never disagree.
+struct SampleTaps {
+    int count = 0;
+    std::array<index_t, 4> pixel{};
+    std::array<double, 4> weight{};
+};
+
+inline SampleTaps sample_taps(const Affine2D& m, index_t x, index_t y, index_t H, index_t W, FillMode mode,
+                              Boundary boundary, bool nearest_interpolation) {
+    const auto& a = m.a;
+    constexpr double eps = 1e-9;  // absorbs rounding in M (cos 90 degrees is 6e-17, not 0)
+    double xs = a[0] * double(x) + a[1] * double(y) + a[2];
+    double ys = a[3] * double(x) + a[4] * double(y) + a[5];
+    if (std::abs(xs - std::round(xs)) < eps) xs = std::round(xs);
+    if (std::abs(ys - std::round(ys)) < eps) ys = std::round(ys);
+    SampleTaps t;
+    if (mode == FillMode::constant) {
+        if (xs < 0 || ys < 0 || xs > double(W - 1) || ys > double(H - 1)) return t;
+    } else {
+        xs = std::clamp(detail::map_coordinate(xs, W, mode, boundary), 0.0, double(W - 1));
+        ys = std::clamp(detail::map_coordinate(ys, H, mode, boundary), 0.0, double(H - 1));
+    }
+    if (nearest_interpolation) {
+        const index_t xi = std::clamp<index_t>(index_t(std::llround(xs)), 0, W - 1);
+        const index_t yi = std::clamp<index_t>(index_t(std::llround(ys)), 0, H - 1);
+        t.count = 1;
+        t.pixel[0] = yi * W + xi;
+        t.weight[0] = 1;
+        return t;
+    }
+    const index_t x0 = index_t(std::floor(xs)), y0 = index_t(std::floor(ys));
+    const double fx = xs - double(x0), fy = ys - double(y0);
+    const index_t x1 = std::min(x0 + 1, W - 1), y1 = std::min(y0 + 1, H - 1);
+    t.count = 4;
+    t.pixel = {y0 * W + x0, y0 * W + x1, y1 * W + x0, y1 * W + x1};
+    t.weight = {(1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx};
+    return t;
+}
+
 // out (H, W, C) = in (H, W, C) resampled through `m` (same size). `nearest_interpolation` rounds the source
 // point instead of blending its four neighbours. In and out must not overlap.
 template <class T>
 void affine_warp(const T* in, index_t H, index_t W, index_t C, T* out, const Affine2D& m, FillMode mode, T cval,
                  Boundary boundary, bool nearest_interpolation = false) {
-    const auto& a = m.a;
-    constexpr double eps = 1e-9;  // absorbs rounding in M (cos 90 degrees is 6e-17, not 0)
     for (index_t y = 0; y < H; ++y)
         for (index_t x = 0; x < W; ++x) {
-            double xs = a[0] * double(x) + a[1] * double(y) + a[2];
-            double ys = a[3] * double(x) + a[4] * double(y) + a[5];
+            const SampleTaps t = sample_taps(m, x, y, H, W, mode, boundary, nearest_interpolation);
             T* o = out + (y * W + x) * C;
-            if (std::abs(xs - std::round(xs)) < eps) xs = std::round(xs);
-            if (std::abs(ys - std::round(ys)) < eps) ys = std::round(ys);
-            if (mode == FillMode::constant) {
-                if (xs < 0 || ys < 0 || xs > double(W - 1) || ys > double(H - 1)) {
-                    for (index_t c = 0; c < C; ++c) o[c] = cval;
-                    continue;
-                }
-            } else {
-                xs = std::clamp(detail::map_coordinate(xs, W, mode, boundary), 0.0, double(W - 1));
-                ys = std::clamp(detail::map_coordinate(ys, H, mode, boundary), 0.0, double(H - 1));
-            }
-            if (nearest_interpolation) {
-                const index_t xi = std::clamp<index_t>(index_t(std::llround(xs)), 0, W - 1);
-                const index_t yi = std::clamp<index_t>(index_t(std::llround(ys)), 0, H - 1);
-                for (index_t c = 0; c < C; ++c) o[c] = in[(yi * W + xi) * C + c];
+            if (t.count == 0) {
+                for (index_t c = 0; c < C; ++c) o[c] = cval;
                 continue;
             }
-            const index_t x0 = index_t(std::floor(xs)), y0 = index_t(std::floor(ys));
-            const double fx = xs - double(x0), fy = ys - double(y0);
-            const index_t x1 = std::min(x0 + 1, W - 1), y1 = std::min(y0 + 1, H - 1);
-            const T* p00 = in + (y0 * W + x0) * C;
-            const T* p01 = in + (y0 * W + x1) * C;
-            const T* p10 = in + (y1 * W + x0) * C;
-            const T* p11 = in + (y1 * W + x1) * C;
-            for (index_t c = 0; c < C; ++c)
-                o[c] = static_cast<T>((1 - fy) * ((1 - fx) * double(p00[c]) + fx * double(p01[c])) +
-                                      fy * ((1 - fx) * double(p10[c]) + fx * double(p11[c])));
+            for (index_t c = 0; c < C; ++c) {
+                double v = 0;
+                for (int k = 0; k < t.count; ++k) v += t.weight[std::size_t(k)] * double(in[t.pixel[std::size_t(k)] * C + c]);
+                o[c] = static_cast<T>(v);
+            }
+        }
+}
+
+// The adjoint (transpose) of affine_warp for a fixed map: dx (H, W, C) += A^T dy. Fill pixels pass nothing back.
+template <class T>
+void affine_warp_adjoint(const T* dy, index_t H, index_t W, index_t C, T* dx, const Affine2D& m, FillMode mode,
+                         Boundary boundary, bool nearest_interpolation = false) {
+    for (index_t y = 0; y < H; ++y)
+        for (index_t x = 0; x < W; ++x) {
+            const SampleTaps t = sample_taps(m, x, y, H, W, mode, boundary, nearest_interpolation);
+            const T* g = dy + (y * W + x) * C;
+            for (int k = 0; k < t.count; ++k)
+                for (index_t c = 0; c < C; ++c)
+                    dx[t.pixel[std::size_t(k)] * C + c] += static_cast<T>(t.weight[std::size_t(k)] * double(g[c]));
         }
 }
 

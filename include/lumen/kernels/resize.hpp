@@ -91,8 +91,8 @@ inline std::vector<ResampleTaps> resample_taps(index_t in, index_t out, Interpol
 }
 
 namespace detail {
-template <class Out>
-inline Out store_pixel(float v) {
+template <class Out, class Acc>
+inline Out store_pixel(Acc v) {
     if constexpr (std::is_same_v<Out, std::uint8_t>) return std::uint8_t(std::clamp(std::lround(v), 0L, 255L));
     else return static_cast<Out>(v);
 }
@@ -105,27 +105,52 @@ void resize_image(const In* in, index_t H, index_t W, index_t C, Out* out, index
     require(H > 0 && W > 0 && h > 0 && w > 0, "resize: sizes must be positive, got ", H, "x", W, " -> ", h, "x", w);
     const auto tx = resample_taps(W, w, method, antialias);
     const auto ty = resample_taps(H, h, method, antialias);
-    std::vector<float> tmp(std::size_t(H * w * C));  // (H, w, C) after the horizontal pass
+    // float is plenty for 8-bit pixels; double inputs or outputs (gradient checks) keep double precision.
+    using Acc = std::conditional_t<std::is_same_v<In, double> || std::is_same_v<Out, double>, double, float>;
+    std::vector<Acc> tmp(std::size_t(H * w * C));  // (H, w, C) after the horizontal pass
     for (index_t y = 0; y < H; ++y)
         for (index_t x = 0; x < w; ++x) {
             const ResampleTaps& t = tx[std::size_t(x)];
-            float* d = &tmp[std::size_t((y * w + x) * C)];
+            Acc* d = &tmp[std::size_t((y * w + x) * C)];
             for (index_t c = 0; c < C; ++c) d[c] = 0;
             for (std::size_t k = 0; k < t.weights.size(); ++k) {
                 const In* s = in + (y * W + t.first + index_t(k)) * C;
-                for (index_t c = 0; c < C; ++c) d[c] += t.weights[k] * static_cast<float>(s[c]);
+                for (index_t c = 0; c < C; ++c) d[c] += Acc(t.weights[k]) * static_cast<Acc>(s[c]);
             }
         }
     for (index_t y = 0; y < h; ++y) {
         const ResampleTaps& t = ty[std::size_t(y)];
         for (index_t x = 0; x < w; ++x)
             for (index_t c = 0; c < C; ++c) {
-                float v = 0;
+                Acc v = 0;
                 for (std::size_t k = 0; k < t.weights.size(); ++k)
-                    v += t.weights[k] * tmp[std::size_t(((t.first + index_t(k)) * w + x) * C + c)];
+                    v += Acc(t.weights[k]) * tmp[std::size_t(((t.first + index_t(k)) * w + x) * C + c)];
                 out[(y * w + x) * C + c] = detail::store_pixel<Out>(v);
             }
     }
+}
+
+// The adjoint of resize_image (T = float or double): dx (H, W, C) += R^T dy, dy (h, w, C).
+template <class T>
+void resize_image_adjoint(const T* dy, index_t h, index_t w, index_t C, T* dx, index_t H, index_t W,
+                          Interpolation method, bool antialias) {
+    const auto tx = resample_taps(W, w, method, antialias);
+    const auto ty = resample_taps(H, h, method, antialias);
+    std::vector<double> tmp(std::size_t(H * w * C), 0.0);  // (H, w, C): adjoint of the vertical pass
+    for (index_t y = 0; y < h; ++y) {
+        const ResampleTaps& t = ty[std::size_t(y)];
+        for (std::size_t k = 0; k < t.weights.size(); ++k)
+            for (index_t i = 0; i < w * C; ++i)
+                tmp[std::size_t((t.first + index_t(k)) * w * C + i)] += t.weights[k] * double(dy[y * w * C + i]);
+    }
+    for (index_t y = 0; y < H; ++y)
+        for (index_t x = 0; x < w; ++x) {
+            const ResampleTaps& t = tx[std::size_t(x)];
+            for (std::size_t k = 0; k < t.weights.size(); ++k)
+                for (index_t c = 0; c < C; ++c)
+                    dx[(y * W + t.first + index_t(k)) * C + c] +=
+                        static_cast<T>(t.weights[k] * tmp[std::size_t((y * w + x) * C + c)]);
+        }
 }
 
 // The centred crop with the target's aspect ratio (Keras' smart_resize / keep_aspect_ratio):

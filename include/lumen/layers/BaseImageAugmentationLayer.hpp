@@ -1,0 +1,118 @@
+// BaseImageAugmentationLayer — what the random preprocessing layers share (Keras' class of the same name).
+//
+// Inputs are image batches (N, H, W, C). At inference (training = false) a random layer is the identity, as in
+// Keras (predict, evaluate, validation). In training each image draws its own parameters from the layer's
+// random stream (seeded by build() from the model seed, or by the layer's own `seed` option), so the same seed
+// gives the same augmentations. The layers have no weights; backward passes gradients through the transform
+// that the last forward applied (its exact adjoint), so an augmentation layer may sit anywhere in a model.
+// Config helpers here print numbers round-trip exact and read them back.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lumen/core/error.hpp"
+#include "lumen/core/tensor.hpp"
+#include "lumen/kernels/affine.hpp"
+#include "lumen/layers/layer.hpp"
+
+namespace lumen::layers {
+
+// A Keras factor: f means [-f, f]; {lo, hi} is used as given.
+struct FactorRange {
+    double lo = 0, hi = 0;
+    FactorRange() = default;
+    FactorRange(double f) : lo(-f), hi(f) {}  // NOLINT: implicit, as Keras takes a bare number
+    FactorRange(double l, double h) : lo(l), hi(h) {}
+};
+
+template <class T = float>
+class BaseImageAugmentationLayer : public Layer<T> {
+protected:
+    explicit BaseImageAugmentationLayer(std::optional<std::uint64_t> seed) : seed_(seed) {}
+
+    // Per-sample input must be (H, W, C).
+    Shape check_image_shape(const Shape& s) const {
+        require(s.rank() == 3 && s[0] > 0 && s[1] > 0 && s[2] > 0, this->where(),
+                ": expects images (batch, height, width, channels), got input ", s.to_keras_string(),
+                "; put it first in the model on image inputs");
+        return s;
+    }
+    // Called by build_impl: a layer-level seed overrides the model-derived one.
+    void apply_seed() {
+        if (seed_) this->rng().seed(*seed_);
+    }
+    [[nodiscard]] std::string seed_text() const { return seed_ ? std::to_string(*seed_) : "None"; }
+
+    static std::string num(double v) {
+        std::ostringstream out;
+        out.precision(17);
+        out << v;
+        return out.str();
+    }
+    static double parse_num(const Config& c, const std::string& key, const std::string& cls) {
+        const std::string& text = config_value(c, key, cls);
+        std::istringstream in(text);
+        double v = 0;
+        require(static_cast<bool>(in >> v), cls, ": cannot read ", key, " \"", text, "\"");
+        return v;
+    }
+    static std::pair<double, double> parse_pair(const Config& c, const std::string& key, const std::string& cls) {
+        const std::string& text = config_value(c, key, cls);
+        std::istringstream in(text);
+        double a = 0, b = 0;
+        char comma = 0;
+        require(static_cast<bool>(in >> a >> comma >> b) && comma == ',', cls, ": cannot read ", key, " \"", text,
+                "\" (expected \"lo,hi\")");
+        return {a, b};
+    }
+    static std::optional<std::uint64_t> parse_seed(const Config& c, const std::string& cls) {
+        const std::string& text = config_value(c, "seed", cls);
+        if (text == "None") return std::nullopt;
+        return std::stoull(text);
+    }
+
+    // Geometric layers: warps each image n of x through maps[n] (TF sampling) and remembers the maps, so
+    // backward can apply the exact adjoint. An empty `maps` (inference) is the identity.
+    Tensor<T> warp_forward(const Tensor<T>& x, std::vector<kernels::Affine2D> maps, kernels::FillMode mode,
+                           bool nearest, T fill_value) {
+        maps_ = std::move(maps);
+        warp_mode_ = mode;
+        warp_nearest_ = nearest;
+        if (maps_.empty()) return x;
+        Tensor<T> y(x.shape());
+        const index_t H = x.dim(1), W = x.dim(2), C = x.dim(3), per = H * W * C;
+        for (index_t n = 0; n < x.dim(0); ++n)
+            kernels::affine_warp(x.data() + n * per, H, W, C, y.data() + n * per, maps_[std::size_t(n)], mode,
+                                 fill_value, kernels::Boundary::tf, nearest);
+        return y;
+    }
+    Tensor<T> warp_backward(const Tensor<T>& dy) {
+        require(batch_ >= 0, this->where(), ": backward() called before forward()");
+        this->check_grad(dy, batch_);
+        if (maps_.empty()) return dy;
+        Tensor<T> dx(dy.shape());
+        const index_t H = dy.dim(1), W = dy.dim(2), C = dy.dim(3), per = H * W * C;
+        for (index_t n = 0; n < dy.dim(0); ++n)
+            kernels::affine_warp_adjoint(dy.data() + n * per, H, W, C, dx.data() + n * per, maps_[std::size_t(n)],
+                                         warp_mode_, kernels::Boundary::tf, warp_nearest_);
+        return dx;
+    }
+    static bool parse_interpolation(const std::string& name, const std::string& who) {
+        require(name == "bilinear" || name == "nearest", who, ": interpolation must be \"bilinear\" or \"nearest\", got \"",
+                name, "\"");
+        return name == "nearest";
+    }
+
+    std::optional<std::uint64_t> seed_;
+    index_t batch_ = -1;
+    std::vector<kernels::Affine2D> maps_;
+    kernels::FillMode warp_mode_ = kernels::FillMode::reflect;
+    bool warp_nearest_ = false;
+};
+
+}  // namespace lumen::layers

@@ -1,0 +1,86 @@
+// RandomFlip: Keras' layers.RandomFlip(mode="horizontal_and_vertical", seed=None).
+//
+//   layers::RandomFlip("horizontal")
+//
+// Training: each image is flipped left-right (mode "horizontal"), up-down ("vertical") or each of both
+// independently ("horizontal_and_vertical"), every enabled flip with probability 0.5. Inference: identity.
+// x (N, H, W, C) -> y (N, H, W, C); backward flips dy the same way (a flip is its own adjoint).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lumen/kernels/affine.hpp"
+#include "lumen/layers/BaseImageAugmentationLayer.hpp"
+
+namespace lumen::layers {
+
+struct RandomFlipOptions {
+    std::optional<std::uint64_t> seed{};
+    std::string name = {};
+};
+
+template <class T = float>
+class RandomFlip : public BaseImageAugmentationLayer<T> {
+public:
+    explicit RandomFlip(std::string mode = "horizontal_and_vertical", RandomFlipOptions o = {})
+        : BaseImageAugmentationLayer<T>(o.seed), mode_(std::move(mode)) {
+        this->set_name(o.name);
+        require(mode_ == "horizontal" || mode_ == "vertical" || mode_ == "horizontal_and_vertical", this->where(),
+                ": mode must be \"horizontal\", \"vertical\" or \"horizontal_and_vertical\", got \"", mode_, "\"");
+    }
+    [[nodiscard]] std::string class_name() const override { return "RandomFlip"; }
+    // Per image of the last training forward: {flipped left-right, flipped up-down}.
+    [[nodiscard]] const std::vector<std::array<bool, 2>>& flips() const { return flips_; }
+
+    Tensor<T> forward(const Tensor<T>& x, bool training) override {
+        this->check_input(x);
+        this->batch_ = x.dim(0);
+        flips_.clear();
+        if (!training) return x;
+        const bool h = mode_ != "vertical", v = mode_ != "horizontal";
+        Tensor<T> y = x;
+        const index_t H = x.dim(1), W = x.dim(2), C = x.dim(3), per = H * W * C;
+        for (index_t n = 0; n < x.dim(0); ++n) {
+            std::array<bool, 2> f{h && this->rng().uniform() < 0.5, v && this->rng().uniform() < 0.5};
+            if (f[0]) kernels::flip_horizontal(y.data() + n * per, H, W, C);
+            if (f[1]) kernels::flip_vertical(y.data() + n * per, H, W, C);
+            flips_.push_back(f);
+        }
+        return y;
+    }
+    Tensor<T> backward(const Tensor<T>& dy) override {
+        require(this->batch_ >= 0, this->where(), ": backward() called before forward()");
+        this->check_grad(dy, this->batch_);
+        if (flips_.empty()) return dy;
+        Tensor<T> dx = dy;
+        const index_t H = dy.dim(1), W = dy.dim(2), C = dy.dim(3), per = H * W * C;
+        for (index_t n = 0; n < dy.dim(0); ++n) {
+            if (flips_[std::size_t(n)][0]) kernels::flip_horizontal(dx.data() + n * per, H, W, C);
+            if (flips_[std::size_t(n)][1]) kernels::flip_vertical(dx.data() + n * per, H, W, C);
+        }
+        return dx;
+    }
+
+    [[nodiscard]] Config get_config() const override {
+        return {{"name", this->name()}, {"mode", mode_}, {"seed", this->seed_text()}};
+    }
+    static std::shared_ptr<Layer<T>> from_config(const Config& c) {
+        return std::make_shared<RandomFlip<T>>(config_value(c, "mode", "RandomFlip"),
+                                               RandomFlipOptions{.seed = BaseImageAugmentationLayer<T>::parse_seed(c, "RandomFlip"),
+                                                                 .name = config_value(c, "name", "RandomFlip")});
+    }
+
+protected:
+    Shape build_impl(const Shape& s) override {
+        this->apply_seed();
+        return this->check_image_shape(s);
+    }
+
+private:
+    std::string mode_;
+    std::vector<std::array<bool, 2>> flips_;
+};
+
+}  // namespace lumen::layers

@@ -1,0 +1,191 @@
+// Random augmentation layers and Resizing: identity at inference, exact geometry for known draws, backward is
+// the exact adjoint of the forward transform, seeds repeat, configs round-trip.
+#include <catch2/catch.hpp>
+
+#include <memory>
+
+#include "lumen/layers/RandomBrightness.hpp"
+#include "lumen/layers/RandomContrast.hpp"
+#include "lumen/layers/RandomFlip.hpp"
+#include "lumen/layers/RandomRotation.hpp"
+#include "lumen/layers/RandomTranslation.hpp"
+#include "lumen/layers/RandomZoom.hpp"
+#include "lumen/layers/Resizing.hpp"
+#include "support/gradcheck.hpp"
+
+using namespace lumen;
+using namespace lumen::layers;
+
+namespace {
+Tensor<double> grid(index_t N, index_t H, index_t W, index_t C) {
+    Tensor<double> x(Shape{N, H, W, C});
+    for (index_t i = 0; i < x.size(); ++i) x[i] = double((i * 37) % 101);
+    return x;
+}
+double dot(const Tensor<double>& a, const Tensor<double>& b) { return (a.array() * b.array()).sum(); }
+// For a layer whose training forward is linear in x once its draws are fixed: <dy, A x> == <A^T dy, x>.
+void check_adjoint(Layer<double>& layer, const Tensor<double>& x) {
+    Generator g(11);
+    const Tensor<double> y = layer.forward(x, true);
+    const Tensor<double> dy = test::random_tensor(y.shape(), g);
+    const Tensor<double> dx = layer.backward(dy);
+    CHECK(dx.shape() == x.shape());
+    CHECK(dot(dy, y) == Approx(dot(dx, x)).epsilon(1e-10));
+}
+template <class L>
+void check_roundtrip(L& layer) {
+    const auto copy = L::from_config(layer.get_config());
+    CHECK(copy->get_config() == layer.get_config());
+    CHECK(copy->class_name() == layer.class_name());
+}
+}  // namespace
+
+TEST_CASE("random layers are the identity at inference, with identity backward", "[data][layers]") {
+    std::vector<std::shared_ptr<Layer<double>>> all{
+        std::make_shared<RandomFlip<double>>(), std::make_shared<RandomRotation<double>>(0.2),
+        std::make_shared<RandomZoom<double>>(0.3), std::make_shared<RandomTranslation<double>>(0.2, 0.2),
+        std::make_shared<RandomContrast<double>>(0.5), std::make_shared<RandomBrightness<double>>(0.3)};
+    const Tensor<double> x = grid(2, 5, 6, 3);
+    for (auto& l : all) {
+        INFO(l->class_name());
+        l->build(Shape{5, 6, 3}, 1);
+        const Tensor<double> y = l->forward(x, false);
+        CHECK(std::equal(x.begin(), x.end(), y.begin()));
+        const Tensor<double> dx = l->backward(y);
+        CHECK(std::equal(x.begin(), x.end(), dx.begin()));
+        CHECK(l->count_params() == 0);
+        CHECK_THROWS_WITH(l->build(Shape{5, 6}), Catch::Contains(l->class_name()));
+    }
+}
+
+TEST_CASE("RandomFlip flips whole images and its backward flips the gradient", "[data][layers]") {
+    RandomFlip<double> flip("horizontal", {.seed = 3});
+    flip.build(Shape{2, 3, 1});
+    const Tensor<double> x = grid(8, 2, 3, 1);
+    const Tensor<double> y = flip.forward(x, true);
+    int flipped = 0;
+    for (index_t n = 0; n < 8; ++n) {
+        const bool f = flip.flips()[std::size_t(n)][0];
+        flipped += f;
+        CHECK(!flip.flips()[std::size_t(n)][1]);
+        for (index_t r = 0; r < 2; ++r)
+            for (index_t c = 0; c < 3; ++c) CHECK(y.at(n, r, c, 0) == x.at(n, r, f ? 2 - c : c, 0));
+    }
+    CHECK(flipped > 0);
+    CHECK(flipped < 8);
+    check_adjoint(flip, x);
+    CHECK_THROWS_WITH(RandomFlip<double>("diagonal"), Catch::Contains("mode"));
+}
+
+TEST_CASE("RandomRotation by a quarter turn, RandomTranslation and RandomZoom move known pixels", "[data][layers]") {
+    const Tensor<double> x = grid(1, 4, 4, 1);
+    RandomRotation<double> rot(FactorRange(0.25, 0.25));  // always +90 degrees, counter-clockwise
+    rot.build(Shape{4, 4, 1});
+    const Tensor<double> r = rot.forward(x, true);
+    for (index_t i = 0; i < 4; ++i)
+        for (index_t j = 0; j < 4; ++j) CHECK(r.at(0, i, j, 0) == Approx(x.at(0, j, 3 - i, 0)).margin(1e-9));
+    RandomTranslation<double> down(FactorRange(0.25, 0.25), FactorRange(0, 0));  // one row down, reflect fill
+    down.build(Shape{4, 4, 1});
+    const Tensor<double> d = down.forward(x, true);
+    for (index_t j = 0; j < 4; ++j) {
+        CHECK(d.at(0, 0, j, 0) == Approx(x.at(0, 0, j, 0)));  // y_in = -1 reflects to row 0
+        CHECK(d.at(0, 3, j, 0) == Approx(x.at(0, 2, j, 0)));
+    }
+    RandomZoom<double> zoom(FactorRange(-0.5, -0.5), std::nullopt, {.fill_mode = "constant"});  // zoom in x2
+    zoom.build(Shape{4, 4, 1});
+    const Tensor<double> z = zoom.forward(x, true);
+    // x_in = 0.5 x + 0.75: output column 1 reads input column 1.25.
+    CHECK(z.at(0, 1, 1, 0) == Approx(0.75 * 0.75 * x.at(0, 1, 1, 0) + 0.75 * 0.25 * x.at(0, 1, 2, 0) +
+                                      0.25 * 0.75 * x.at(0, 2, 1, 0) + 0.25 * 0.25 * x.at(0, 2, 2, 0)));
+}
+
+TEST_CASE("backward of geometric layers and Resizing is the exact adjoint", "[data][layers]") {
+    const Tensor<double> x = grid(3, 6, 5, 2);
+    for (const char* mode : {"reflect", "wrap", "nearest", "constant"}) {
+        INFO(mode);
+        RandomRotation<double> rot(0.2, {.fill_mode = mode, .seed = 1});
+        rot.build(Shape{6, 5, 2});
+        check_adjoint(rot, x);
+        RandomZoom<double> zoom(0.4, FactorRange(-0.3, 0.2), {.fill_mode = mode, .seed = 2});
+        zoom.build(Shape{6, 5, 2});
+        check_adjoint(zoom, x);
+        RandomTranslation<double> tr(0.3, 0.3, {.fill_mode = mode, .interpolation = "nearest", .seed = 3});
+        tr.build(Shape{6, 5, 2});
+        check_adjoint(tr, x);
+    }
+    for (const char* interp : {"bilinear", "nearest", "area"})
+        for (bool crop : {false, true}) {
+            Resizing<double> rs(4, 7, {.interpolation = interp, .crop_to_aspect_ratio = crop});
+            CHECK(rs.build(Shape{6, 5, 2}) == Shape{4, 7, 2});
+            check_adjoint(rs, x);
+        }
+}
+
+TEST_CASE("RandomContrast and RandomBrightness: formulas and gradients", "[data][layers]") {
+    Tensor<double> x(Shape{1, 1, 4, 1}, std::vector<double>{10, 20, 30, 40});
+    RandomContrast<double> con(FactorRange(-0.5, 0.5), {.seed = 4});  // c in [0.5, 1.5]
+    con.build(Shape{1, 4, 1});
+    const Tensor<double> y = con.forward(x, true);
+    const double c = con.last_factor();
+    CHECK(c >= 0.5);
+    CHECK(c <= 1.5);
+    CHECK(y[0] == Approx((10 - 25) * c + 25));
+    // Central differences with the draw held fixed (rebuilding with the same seed repeats it).
+    Generator g(5);
+    const Tensor<double> dy = test::random_tensor(y.shape(), g);
+    const Tensor<double> dx = con.backward(dy);
+    for (index_t i = 0; i < 4; ++i) {
+        Tensor<double> xp = x, xm = x;
+        xp[i] += 1e-4;
+        xm[i] -= 1e-4;
+        con.build(Shape{1, 4, 1});
+        const double fp = dot(dy, con.forward(xp, true));
+        con.build(Shape{1, 4, 1});
+        const double fm = dot(dy, con.forward(xm, true));
+        CHECK(dx[i] == Approx((fp - fm) / 2e-4).epsilon(1e-6));
+    }
+    RandomBrightness<double> br(FactorRange(0.5, 0.5));  // always + 127.5
+    br.build(Shape{1, 4, 1});
+    const Tensor<double> b = br.forward(x, true);
+    CHECK(b[0] == Approx(137.5));
+    CHECK(b[3] == Approx(167.5));
+    Tensor<double> hi(Shape{1, 1, 4, 1}, std::vector<double>{200, 100, 0, 130});
+    const Tensor<double> bh = br.forward(hi, true);
+    CHECK(bh[0] == 255);  // clipped
+    const Tensor<double> gb = br.backward(Tensor<double>(Shape{1, 1, 4, 1}, 1.0));
+    CHECK(std::vector<double>(gb.begin(), gb.end()) == std::vector<double>{0, 1, 1, 0});
+    CHECK_THROWS_WITH(RandomContrast<double>(1.5), Catch::Contains("factor"));
+    CHECK_THROWS_WITH(RandomBrightness<double>(2.0), Catch::Contains("factor"));
+}
+
+TEST_CASE("the same seed gives the same augmentation; configs round-trip", "[data][layers]") {
+    const Tensor<double> x = grid(4, 6, 6, 3);
+    RandomRotation<double> a(0.3), b(0.3);
+    a.build(Shape{6, 6, 3}, 99);
+    b.build(Shape{6, 6, 3}, 99);
+    const Tensor<double> ya = a.forward(x, true), yb = b.forward(x, true);
+    CHECK(std::equal(ya.begin(), ya.end(), yb.begin()));
+    const Tensor<double> ya2 = a.forward(x, true);
+    CHECK(!std::equal(ya.begin(), ya.end(), ya2.begin()));  // new draws each batch
+
+    RandomFlip<double> f("vertical", {.seed = 5, .name = "flip"});
+    check_roundtrip(f);
+    RandomRotation<double> r(FactorRange(-0.1, 0.2), {.fill_mode = "constant", .interpolation = "nearest", .fill_value = 0.5});
+    check_roundtrip(r);
+    RandomZoom<double> z(0.1, FactorRange(0.0, 0.3));
+    check_roundtrip(z);
+    RandomZoom<double> z2(0.1);
+    check_roundtrip(z2);
+    RandomTranslation<double> t(0.1, 0.2, {.seed = 7});
+    check_roundtrip(t);
+    RandomContrast<double> c(0.3);
+    check_roundtrip(c);
+    RandomBrightness<double> br(FactorRange(-0.2, 0.1), {.value_range = {0, 1}});
+    check_roundtrip(br);
+    Resizing<double> rs(32, 48, {.interpolation = "nearest", .crop_to_aspect_ratio = true});
+    check_roundtrip(rs);
+    CHECK(rs.get_config()[4].second == "True");
+    CHECK_THROWS_WITH(RandomRotation<double>(0.1, {.fill_mode = "mirror"}), Catch::Contains("fill_mode"));
+    CHECK_THROWS_WITH(RandomTranslation<double>(1.5, 0.1), Catch::Contains("factor"));
+    CHECK_THROWS_WITH(Resizing<double>(0, 3), Catch::Contains("Resizing"));
+}
