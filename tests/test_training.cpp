@@ -135,7 +135,7 @@ TEST_CASE("a small CNN reaches >= 95% test accuracy on Sandal vs Sneaker (Fashio
     // Untrained, the model is at chance: the assertion below is not vacuous.
     const double before = model.evaluate(x_test, y_test, {.batch_size = 256, .verbose = 0}).at("accuracy");
     CHECK(before < 0.9);
-    model.fit(x_train, y_train, {.batch_size = 32, .epochs = 2, .verbose = 0});
+    model.fit(x_train, y_train, {.batch_size = 32, .epochs = 4, .verbose = 0});
     const model::Logs after = model.evaluate(x_test, y_test, {.batch_size = 256, .verbose = 0});
     INFO("test accuracy before " << before << ", after " << after.at("accuracy") << ", loss " << after.at("loss"));
     CHECK(after.at("accuracy") >= 0.95);
