@@ -267,3 +267,60 @@ TEST_CASE("a NaN loss stops fit with an Error naming epoch and step and keeps th
     CHECK(out.str() == "Batch 2: Invalid loss, terminating training\n");
     for (float v : model.get_weights()[0]) CHECK(std::isfinite(v));
 }
+
+namespace {
+// A Keras-Sequence-like dataset over in-memory tensors, counting on_epoch_end calls.
+class ToyDataset : public data::Dataset<float> {
+public:
+    ToyDataset(Tensor<float> x, Tensor<float> y, index_t batch) : x_(std::move(x)), y_(std::move(y)), batch_(batch) {}
+    [[nodiscard]] index_t num_batches() const override { return (x_.dim(0) + batch_ - 1) / batch_; }
+    [[nodiscard]] index_t num_samples() const override { return x_.dim(0); }
+    data::Batch<float> batch(index_t i) override {
+        const index_t b = i * batch_, e = std::min(x_.dim(0), b + batch_);
+        return {x_.slice(b, e), y_.slice(b, e)};
+    }
+    void on_epoch_end() override { ++epochs_ended; }
+    int epochs_ended = 0;
+
+private:
+    Tensor<float> x_, y_;
+    index_t batch_;
+};
+}  // namespace
+
+TEST_CASE("fit, evaluate and predict on a Dataset", "[sequential][dataset]") {
+    auto [x, y] = blobs(40, 29);
+    ToyDataset train(x.slice(0, 32), y.slice(0, 32), 8), val(x.slice(32, 40), y.slice(32, 40), 4);
+    Sequential<float> model({ToyDense<float>(1)}, {.input_shape = Shape{4}});
+    model.compile(optimizers::SGD<float>({.learning_rate = 0.1}), losses::BinaryCrossentropy<float>({.from_logits = true}),
+                  {"accuracy"});
+    int batches = 0;
+    callbacks::LambdaCallbackOptions f;
+    f.on_batch_end = [&](index_t, model::Logs&) { ++batches; };
+    const auto h = model.fit(train, {.epochs = 3, .verbose = 0, .validation_dataset = &val,
+                                     .callbacks = {std::make_shared<callbacks::LambdaCallback<float>>(f)}, .steps_per_epoch = 3});
+    CHECK(batches == 9);
+    CHECK(train.epochs_ended == 3);
+    CHECK(h.keys() == std::vector<std::string>{"loss", "accuracy", "val_loss", "val_accuracy"});
+    const model::Logs ev = model.evaluate(val, {.verbose = 0});
+    CHECK(ev.at("loss") == Approx(h["val_loss"].back()).epsilon(1e-6));
+    const Tensor<float> p = model.predict(val, {.verbose = 0});
+    CHECK(p.shape() == Shape{8, 1});
+    const Tensor<float> q = model.predict(x.slice(32, 40), {.batch_size = 3, .verbose = 0});
+    CHECK(std::equal(p.begin(), p.end(), q.begin()));
+    CHECK_THROWS_WITH(model.fit(train, {.verbose = 0, .validation_split = 0.2}), Catch::Contains("only supported for tensors"));
+}
+
+TEST_CASE("evaluate and predict print Keras' bar", "[sequential][progbar]") {
+    auto [x, y] = blobs(8, 31);
+    Sequential<float> model({ToyDense<float>(1)}, {.input_shape = Shape{4}});
+    model.compile("sgd", losses::BinaryCrossentropy<float>({.from_logits = true}));
+    auto t = std::make_shared<double>(0);
+    auto clock = [t] { return *t += 0.5; };
+    std::ostringstream out;
+    model.predict(x, {.verbose = 1, .out = &out, .clock = clock});
+    CHECK(out.str() == "1/1 [==============================] - 0s 500ms/step\n");
+    out.str("");
+    const auto ev = model.evaluate(x, y, {.batch_size = 4, .verbose = 1, .out = &out, .clock = clock});
+    CHECK(out.str() == "2/2 [==============================] - 1s 500ms/step - loss: " + model::format_metric_value(ev.at("loss")) + "\n");
+}
