@@ -2,7 +2,6 @@
 // hand-computed values, the errors for bad targets, get() / from_config() and the regularization helper.
 // (The Keras reference values themselves are checked in tests/golden/golden_losses_optimizers.cpp.)
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <string>
 #include <vector>
@@ -77,8 +76,7 @@ TEST_CASE("losses: analytic gradients match central differences (double)", "[los
                 CHECK(gradient_error(loss, y_true, y_pred, &weights) < 1e-6);
                 // rank 3: the middle axis is averaged as well
                 CHECK(gradient_error(loss, uniform({3, 2, 4}, g, 0, 1),
-                                     logits ? uniform({3, 2, 4}, g, -3, 3) : uniform({3, 2, 4}, g, 0.05, 0.95)) <
-                      1e-6);
+                                     logits ? uniform({3, 2, 4}, g, -3, 3) : uniform({3, 2, 4}, g, 0.05, 0.95)) < 1e-6);
             }
     }
     SECTION("CategoricalCrossentropy") {
@@ -210,18 +208,30 @@ TEST_CASE("losses: saturated logits (+-100) give finite losses and gradients", "
 TEST_CASE("losses: bad targets throw lumen::Error naming the loss and the shapes", "[losses]") {
     const Tensor<float> p({2, 3}, {0.2f, 0.3f, 0.5f, 0.1f, 0.1f, 0.8f});
     using Catch::Matchers::Contains;
-    CHECK_THAT(error_of([&] { (void)CategoricalCrossentropy<float>()(Tensor<float>({2}, {0, 1}), p); }),
+    CHECK_THAT(error_of([&] {
+                   (void)CategoricalCrossentropy<float>()(Tensor<float>({2}, {0, 1}), p);
+               }),
                Contains("CategoricalCrossentropy") && Contains("(2,)") && Contains("(2, 3)") &&
                    Contains("SparseCategoricalCrossentropy"));
-    CHECK_THAT(error_of([&] { (void)BinaryCrossentropy<float>()(Tensor<float>({2, 2}), p); }),
+    CHECK_THAT(error_of([&] {
+                   (void)BinaryCrossentropy<float>()(Tensor<float>({2, 2}), p);
+               }),
                Contains("BinaryCrossentropy") && Contains("(2, 2)") && Contains("(2, 3)"));
-    CHECK_THAT(error_of([&] { (void)SparseCategoricalCrossentropy<float>()(Tensor<float>({2}, {0, 3}), p); }),
+    CHECK_THAT(error_of([&] {
+                   (void)SparseCategoricalCrossentropy<float>()(Tensor<float>({2}, {0, 3}), p);
+               }),
                Contains("SparseCategoricalCrossentropy") && Contains("label 3") && Contains("[0, 3)"));
-    CHECK_THAT(error_of([&] { (void)SparseCategoricalCrossentropy<float>()(Tensor<float>({2}, {0, 1.5f}), p); }),
+    CHECK_THAT(error_of([&] {
+                   (void)SparseCategoricalCrossentropy<float>()(Tensor<float>({2}, {0, 1.5f}), p);
+               }),
                Contains("label 1.5"));
-    CHECK_THAT(error_of([&] { (void)SparseCategoricalCrossentropy<float>()(Tensor<float>({2}, {-1, 0}), p); }),
+    CHECK_THAT(error_of([&] {
+                   (void)SparseCategoricalCrossentropy<float>()(Tensor<float>({2}, {-1, 0}), p);
+               }),
                Contains("label -1"));
-    CHECK_THAT(error_of([&] { (void)SparseCategoricalCrossentropy<float>()(Tensor<float>({2, 3}), p); }),
+    CHECK_THAT(error_of([&] {
+                   (void)SparseCategoricalCrossentropy<float>()(Tensor<float>({2, 3}), p);
+               }),
                Contains("(2, 3)") && Contains("CategoricalCrossentropy"));
     CHECK_THAT(error_of([&] {
                    (void)MeanSquaredError<float>()(Tensor<float>({2, 3}, {0, 0, std::nanf(""), 0, 0, 0}), p);
@@ -232,8 +242,7 @@ TEST_CASE("losses: bad targets throw lumen::Error naming the loss and the shapes
                    (void)CategoricalCrossentropy<float>().compute(Tensor<float>({2, 3}), p, nullptr, &w);
                }),
                Contains("3 sample weights") && Contains("batch of 2"));
-    CHECK_THAT(error_of([] { BinaryCrossentropy<float>({.label_smoothing = 1.5}); }),
-               Contains("label_smoothing"));
+    CHECK_THAT(error_of([] { BinaryCrossentropy<float>({.label_smoothing = 1.5}); }), Contains("label_smoothing"));
     // (N,) targets against (N, 1) outputs are accepted, as Keras squeezes them
     CHECK_NOTHROW(BinaryCrossentropy<float>()(Tensor<float>({2}, {1, 0}), Tensor<float>({2, 1}, {0.7f, 0.2f})));
 }
@@ -254,8 +263,8 @@ TEST_CASE("losses: get() by Keras names and from_config() round trip", "[losses]
 }
 
 TEST_CASE("losses: regularization penalty and its gradient", "[losses][regularization]") {
-    Weight<double> kernel{"kernel", Tensor<double>({3}, {1.0, -2.0, 0.0}), Tensor<double>({3}, {0.5, 0.5, 0.5}),
-                          true, regularizers::l1_l2(0.1, 0.01)};
+    Weight<double> kernel{"kernel", Tensor<double>({3}, {1.0, -2.0, 0.0}), Tensor<double>({3}, {0.5, 0.5, 0.5}), true,
+                          regularizers::l1_l2(0.1, 0.01)};
     Weight<double> bias{"bias", Tensor<double>({1}, {3.0}), Tensor<double>({1}), true, {}};
     const std::vector<Weight<double>*> ws{&kernel, &bias};
     // 0.1 * (1 + 2 + 0) + 0.01 * (1 + 4 + 0) = 0.35; the bias has no regularizer

@@ -2,7 +2,6 @@
 // go to the first index), top-k with ties at the boundary, precision / recall on a hand-counted example,
 // running means over several batches with sample weights, reset_state(), and errors for bad shapes.
 #include <catch2/catch.hpp>
-
 #include <string>
 #include <vector>
 
@@ -75,7 +74,7 @@ TEST_CASE("metrics: categorical and sparse accuracy, argmax ties go to the first
 }
 
 TEST_CASE("metrics: top-k categorical accuracy", "[metrics]") {
-    const Tensor<float> pred({3, 4}, {0.1f, 0.2f, 0.3f, 0.4f,     // target 1: rank 3 -> miss for k=2
+    const Tensor<float> pred({3, 4}, {0.1f, 0.2f, 0.3f, 0.4f,      // target 1: rank 3 -> miss for k=2
                                       0.25f, 0.25f, 0.25f, 0.25f,  // all tied: in the top k (TF in_top_k)
                                       0.5f, 0.3f, 0.1f, 0.1f});    // target 1: rank 2 -> hit
     const Tensor<float> y({3, 4}, {0, 1, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0});
@@ -143,13 +142,19 @@ TEST_CASE("metrics: shape errors name the metric and the shapes", "[metrics]") {
         return "(no error)";
     };
     CategoricalAccuracy<float> cat({.name = "accuracy"});
-    CHECK_THAT(message([&] { cat.update_state(Tensor<float>({2}), Tensor<float>({2, 3})); }),
+    CHECK_THAT(message([&] {
+                   cat.update_state(Tensor<float>({2}), Tensor<float>({2, 3}));
+               }),
                Contains("CategoricalAccuracy \"accuracy\"") && Contains("(2,)") && Contains("(2, 3)"));
     SparseCategoricalAccuracy<float> sparse;
-    CHECK_THAT(message([&] { sparse.update_state(Tensor<float>({2, 3}), Tensor<float>({2, 3})); }),
+    CHECK_THAT(message([&] {
+                   sparse.update_state(Tensor<float>({2, 3}), Tensor<float>({2, 3}));
+               }),
                Contains("SparseCategoricalAccuracy") && Contains("(2, 3)"));
     BinaryAccuracy<float> bin;
     const std::vector<float> w{1, 2, 3};
-    CHECK_THAT(message([&] { bin.update_state(Tensor<float>({2, 1}), Tensor<float>({2, 1}), &w); }),
+    CHECK_THAT(message([&] {
+                   bin.update_state(Tensor<float>({2, 1}), Tensor<float>({2, 1}), &w);
+               }),
                Contains("3 sample weights"));
 }

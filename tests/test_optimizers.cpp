@@ -3,7 +3,6 @@
 // centered, skipped weights, checkpoint restore of slots, argument validation, get() / from_config().
 // (Keras' reference trajectories for SGD, Adam and RMSprop are in tests/golden/golden_losses_optimizers.cpp.)
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <string>
 #include <type_traits>
@@ -141,7 +140,8 @@ TEST_CASE("optimizers: Adam amsgrad keeps the largest velocity", "[optimizers]")
     adam.apply_gradients({&w});
     w.grad[0] = 0.01;  // v shrinks; v_hat must not
     adam.apply_gradients({&w});
-    double m = 0.1, v = 0.001, vhat = 0.001, want = 1.0 - 0.01 * std::sqrt(1 - 0.999) / 0.1 * m / (std::sqrt(vhat) + 1e-7);
+    double m = 0.1, v = 0.001, vhat = 0.001,
+           want = 1.0 - 0.01 * std::sqrt(1 - 0.999) / 0.1 * m / (std::sqrt(vhat) + 1e-7);
     m += (0.01 - m) * 0.1;
     v += (0.0001 - v) * 0.001;
     vhat = std::max(vhat, v);
@@ -199,9 +199,9 @@ TEST_CASE("optimizers: weights without gradients are skipped; no gradients is a 
 
     auto bad = weight({1.0, 2.0}, {1.0, 1.0});
     bad.grad = Tensor<double>({3});
-    CHECK_THAT(error_of([&] { adam.apply_gradients({&bad}); }),
-               Catch::Matchers::Contains("Adam") && Catch::Matchers::Contains("(2,)") &&
-                   Catch::Matchers::Contains("(3,)"));
+    CHECK_THAT(error_of([&] { adam.apply_gradients({&bad}); }), Catch::Matchers::Contains("Adam") &&
+                                                                    Catch::Matchers::Contains("(2,)") &&
+                                                                    Catch::Matchers::Contains("(3,)"));
 }
 
 TEST_CASE("optimizers: slots restored from a checkpoint continue exactly", "[optimizers][checkpoint]") {

@@ -4,10 +4,9 @@
 // of 1e-8 relative: the files carry 9 significant digits, so this is as tight as they allow, and tight enough
 // to tell Keras 3's BCE logs from tf.keras 2.x's log(p + eps) (5e-7 apart on bce_probs_2x4), which the
 // README's tolerance cannot.
-#include "support/golden.hpp"
-
 #include "lumen/losses/get.hpp"
 #include "lumen/optimizers/get.hpp"
+#include "support/golden.hpp"
 
 using namespace lumen;
 using namespace lumen::test;
@@ -38,8 +37,8 @@ losses::LossPtr<T> loss_for(const GoldenCase& c) {
         return std::make_shared<losses::BinaryCrossentropy<T>>(
             losses::BinaryCrossentropyOptions{.from_logits = logits, .label_smoothing = c.num("label_smoothing")});
     if (c.op == "categorical_crossentropy")
-        return std::make_shared<losses::CategoricalCrossentropy<T>>(losses::CategoricalCrossentropyOptions{
-            .from_logits = logits, .label_smoothing = c.num("label_smoothing")});
+        return std::make_shared<losses::CategoricalCrossentropy<T>>(
+            losses::CategoricalCrossentropyOptions{.from_logits = logits, .label_smoothing = c.num("label_smoothing")});
     return std::make_shared<losses::SparseCategoricalCrossentropy<T>>(
         losses::SparseCategoricalCrossentropyOptions{.from_logits = logits});
 }
@@ -71,11 +70,12 @@ optimizers::OptimizerPtr<T> optimizer_for(const GoldenCase& c) {
                                                                                 .beta_2 = c.num("beta_2"),
                                                                                 .epsilon = c.num("epsilon"),
                                                                                 .amsgrad = c.integer("amsgrad") != 0});
-    return std::make_shared<optimizers::RMSprop<T>>(optimizers::RMSpropOptions<T>{.learning_rate = lr,
-                                                                                  .rho = c.num("rho"),
-                                                                                  .momentum = c.num("momentum"),
-                                                                                  .epsilon = c.num("epsilon"),
-                                                                                  .centered = c.integer("centered") != 0});
+    return std::make_shared<optimizers::RMSprop<T>>(
+        optimizers::RMSpropOptions<T>{.learning_rate = lr,
+                                      .rho = c.num("rho"),
+                                      .momentum = c.num("momentum"),
+                                      .epsilon = c.num("epsilon"),
+                                      .centered = c.integer("centered") != 0});
 }
 
 // The golden slot names, in the order of the optimizer's slots().

@@ -41,8 +41,7 @@ public:
     }
 
 protected:
-    void evaluate(const Tensor<T>& y_true, const Tensor<T>& y_pred, Tensor<T>& losses,
-                  Tensor<T>* grad) const override {
+    void evaluate(const Tensor<T>& y_true, const Tensor<T>& y_pred, Tensor<T>& losses, Tensor<T>* grad) const override {
         const RowLayout l = this->layout(y_pred, false);
         this->check_dense_targets(y_true, y_pred);
         losses = Tensor<T>(Shape{l.batch});

@@ -43,11 +43,10 @@ public:
     }
 
 protected:
-    void evaluate(const Tensor<T>& y_true, const Tensor<T>& y_pred, Tensor<T>& losses,
-                  Tensor<T>* grad) const override {
+    void evaluate(const Tensor<T>& y_true, const Tensor<T>& y_pred, Tensor<T>& losses, Tensor<T>* grad) const override {
         const RowLayout l = this->layout(y_pred, true);
-        require(y_true.shape() == y_pred.shape(), "CategoricalCrossentropy: y_true shape ",
-                y_true.shape().to_string(), " does not match y_pred shape ", y_pred.shape().to_string(),
+        require(y_true.shape() == y_pred.shape(), "CategoricalCrossentropy: y_true shape ", y_true.shape().to_string(),
+                " does not match y_pred shape ", y_pred.shape().to_string(),
                 "; targets must be one-hot with one column per class (for integer labels use "
                 "SparseCategoricalCrossentropy)");
         this->check_no_nan(y_true);

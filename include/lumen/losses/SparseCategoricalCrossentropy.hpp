@@ -37,8 +37,7 @@ public:
     }
 
 protected:
-    void evaluate(const Tensor<T>& y_true, const Tensor<T>& y_pred, Tensor<T>& losses,
-                  Tensor<T>* grad) const override {
+    void evaluate(const Tensor<T>& y_true, const Tensor<T>& y_pred, Tensor<T>& losses, Tensor<T>* grad) const override {
         const RowLayout l = this->layout(y_pred, true);
         const Shape rows_shape(std::vector<index_t>(y_pred.shape().dims().begin(), y_pred.shape().dims().end() - 1));
         std::vector<index_t> with_one = rows_shape.dims();

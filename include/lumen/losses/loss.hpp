@@ -133,7 +133,8 @@ protected:
         };
         require(y_true.shape() == y_pred.shape() || squeeze(y_true.shape()) == squeeze(y_pred.shape()),
                 this->class_name(), ": y_true shape ", y_true.shape().to_string(), " does not match y_pred shape ",
-                y_pred.shape().to_string(), this->name().find("categorical") != std::string::npos
+                y_pred.shape().to_string(),
+                this->name().find("categorical") != std::string::npos
                     ? "; one-hot targets need one column per class (integer labels need the sparse_ loss)"
                     : "");
         check_no_nan(y_true);

@@ -33,8 +33,7 @@ protected:
         const T t = static_cast<T>(threshold_);
         for (index_t i = 0; i < n; ++i) {
             index_t hits = 0;
-            for (index_t j = i * per; j < (i + 1) * per; ++j)
-                hits += (y_pred[j] > t ? T(1) : T(0)) == y_true[j];
+            for (index_t j = i * per; j < (i + 1) * per; ++j) hits += (y_pred[j] > t ? T(1) : T(0)) == y_true[j];
             values[static_cast<std::size_t>(i)] = double(hits) / double(per);
         }
     }

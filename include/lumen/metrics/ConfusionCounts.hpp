@@ -26,8 +26,8 @@ public:
             return Shape(d);
         };
         const std::string where = this->class_name() + " \"" + this->name() + "\"";
-        require(y_pred.rank() >= 1 && (y_true.shape() == y_pred.shape() ||
-                                       squeeze(y_true.shape()) == squeeze(y_pred.shape())),
+        require(y_pred.rank() >= 1 &&
+                    (y_true.shape() == y_pred.shape() || squeeze(y_true.shape()) == squeeze(y_pred.shape())),
                 where, ": y_true shape ", y_true.shape().to_string(), " does not match y_pred shape ",
                 y_pred.shape().to_string());
         const index_t n = y_pred.dim(0);

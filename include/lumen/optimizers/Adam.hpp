@@ -48,7 +48,11 @@ protected:
     // For AdamW, which is Adam with another name and default weight_decay.
     Adam(const std::string& who, const AdamOptions<T>& o)
         : BaseOptimizer<T>(who, {o.learning_rate, o.weight_decay, o.clipnorm, o.clipvalue, o.global_clipnorm}),
-          who_(who), beta_1_(o.beta_1), beta_2_(o.beta_2), epsilon_(o.epsilon), amsgrad_(o.amsgrad) {
+          who_(who),
+          beta_1_(o.beta_1),
+          beta_2_(o.beta_2),
+          epsilon_(o.epsilon),
+          amsgrad_(o.amsgrad) {
         require(beta_1_ >= 0 && beta_1_ < 1, who, ": beta_1 must be in [0, 1), got ", beta_1_);
         require(beta_2_ >= 0 && beta_2_ < 1, who, ": beta_2 must be in [0, 1), got ", beta_2_);
         require(epsilon_ >= 0, who, ": epsilon must be >= 0, got ", epsilon_);

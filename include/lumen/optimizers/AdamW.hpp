@@ -25,8 +25,8 @@ template <class T = float>
 class AdamW : public Adam<T> {
 public:
     explicit AdamW(AdamWOptions<T> o = {})
-        : Adam<T>("AdamW", AdamOptions<T>{o.learning_rate, o.beta_1, o.beta_2, o.epsilon, o.amsgrad,
-                                           o.weight_decay, o.clipnorm, o.clipvalue, o.global_clipnorm}) {}
+        : Adam<T>("AdamW", AdamOptions<T>{o.learning_rate, o.beta_1, o.beta_2, o.epsilon, o.amsgrad, o.weight_decay,
+                                          o.clipnorm, o.clipvalue, o.global_clipnorm}) {}
 };
 
 }  // namespace lumen::optimizers

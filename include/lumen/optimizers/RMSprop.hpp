@@ -31,7 +31,10 @@ class RMSprop : public BaseOptimizer<T> {
 public:
     explicit RMSprop(RMSpropOptions<T> o = {})
         : BaseOptimizer<T>("RMSprop", {o.learning_rate, o.weight_decay, o.clipnorm, o.clipvalue, o.global_clipnorm}),
-          rho_(o.rho), momentum_(o.momentum), epsilon_(o.epsilon), centered_(o.centered) {
+          rho_(o.rho),
+          momentum_(o.momentum),
+          epsilon_(o.epsilon),
+          centered_(o.centered) {
         require(rho_ >= 0 && rho_ < 1, "RMSprop: rho must be in [0, 1), got ", rho_);
         require(momentum_ >= 0 && momentum_ <= 1, "RMSprop: momentum must be in [0, 1], got ", momentum_);
         require(epsilon_ >= 0, "RMSprop: epsilon must be >= 0, got ", epsilon_);

@@ -26,7 +26,8 @@ class SGD : public BaseOptimizer<T> {
 public:
     explicit SGD(SGDOptions<T> o = {})
         : BaseOptimizer<T>("SGD", {o.learning_rate, o.weight_decay, o.clipnorm, o.clipvalue, o.global_clipnorm}),
-          momentum_(o.momentum), nesterov_(o.nesterov) {
+          momentum_(o.momentum),
+          nesterov_(o.nesterov) {
         require(momentum_ >= 0 && momentum_ <= 1, "SGD: momentum must be in [0, 1], got ", momentum_);
     }
 

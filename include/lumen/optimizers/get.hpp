@@ -56,17 +56,16 @@ inline OptimizerPtr<T> from_config(const std::string& name, const Config& config
     const std::string n = get_detail::lower(name);
     if (n == "sgd")
         return std::make_shared<SGD<T>>(SGDOptions<T>{rate(0.01), num("momentum", 0), flag("nesterov"),
-                                                      num("weight_decay", 0), num("clipnorm", 0),
-                                                      num("clipvalue", 0), num("global_clipnorm", 0)});
+                                                      num("weight_decay", 0), num("clipnorm", 0), num("clipvalue", 0),
+                                                      num("global_clipnorm", 0)});
     if (n == "adam")
-        return std::make_shared<Adam<T>>(AdamOptions<T>{
-            rate(0.001), num("beta_1", 0.9), num("beta_2", 0.999), num("epsilon", 1e-7), flag("amsgrad"),
-            num("weight_decay", 0), num("clipnorm", 0), num("clipvalue", 0), num("global_clipnorm", 0)});
+        return std::make_shared<Adam<T>>(
+            AdamOptions<T>{rate(0.001), num("beta_1", 0.9), num("beta_2", 0.999), num("epsilon", 1e-7), flag("amsgrad"),
+                           num("weight_decay", 0), num("clipnorm", 0), num("clipvalue", 0), num("global_clipnorm", 0)});
     if (n == "adamw")
         return std::make_shared<AdamW<T>>(AdamWOptions<T>{
-            rate(0.001), num("weight_decay", 0.004), num("beta_1", 0.9), num("beta_2", 0.999),
-            num("epsilon", 1e-7), flag("amsgrad"), num("clipnorm", 0), num("clipvalue", 0),
-            num("global_clipnorm", 0)});
+            rate(0.001), num("weight_decay", 0.004), num("beta_1", 0.9), num("beta_2", 0.999), num("epsilon", 1e-7),
+            flag("amsgrad"), num("clipnorm", 0), num("clipvalue", 0), num("global_clipnorm", 0)});
     if (n == "rmsprop")
         return std::make_shared<RMSprop<T>>(RMSpropOptions<T>{
             rate(0.001), num("rho", 0.9), num("momentum", 0), num("epsilon", 1e-7), flag("centered"),

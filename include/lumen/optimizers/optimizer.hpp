@@ -10,8 +10,8 @@
 //   3. decoupled weight decay if weight_decay > 0: w -= lr * weight_decay * w (Keras >= 2.11 semantics);
 //   4. update_step(slots of w, w, g, lr): the optimizer's own formula.
 // Slots are created by build() (or on the first step) for every trainable weight, in the order weights are
-// first seen, and for each weight in the order of slot_names(); slots() lists them in that fixed order, so a checkpoint can
-// restore them (build(weights), then copy into slots(), then set_iterations) before the first step.
+// first seen, and for each weight in the order of slot_names(); slots() lists them in that fixed order, so a checkpoint
+// can restore them (build(weights), then copy into slots(), then set_iterations) before the first step.
 #pragma once
 
 #include <charconv>
@@ -55,11 +55,11 @@ class LearningRate {
 public:
     LearningRate(double value) : value_(value) {}  // NOLINT: implicit on purpose
     template <class S>
-        requires std::derived_from<S, LearningRateSchedule<T>>
-    LearningRate(S schedule) : schedule_(std::make_shared<S>(std::move(schedule))) {}  // NOLINT
+    requires std::derived_from<S, LearningRateSchedule<T>> LearningRate(S schedule)
+        : schedule_(std::make_shared<S>(std::move(schedule))) {}  // NOLINT
     template <class S>
-        requires std::derived_from<S, LearningRateSchedule<T>>
-    LearningRate(std::shared_ptr<S> schedule) : schedule_(std::move(schedule)) {  // NOLINT
+    requires std::derived_from<S, LearningRateSchedule<T>> LearningRate(std::shared_ptr<S> schedule)
+        : schedule_(std::move(schedule)) {  // NOLINT
         require(schedule_ != nullptr, "learning_rate: the schedule is null");
     }
 
@@ -77,7 +77,7 @@ template <class T = float>
 class Optimizer {
 public:
     virtual ~Optimizer() = default;
-    [[nodiscard]] virtual std::string name() const = 0;   // Keras' class name: "Adam", "SGD", ...
+    [[nodiscard]] virtual std::string name() const = 0;  // Keras' class name: "Adam", "SGD", ...
 
     // One step over the given weights (only trainable ones are passed by the model).
     virtual void apply_gradients(const std::vector<Weight<T>*>& weights) = 0;
@@ -208,8 +208,8 @@ protected:
         require(common_.global_clipnorm >= 0, who, ": global_clipnorm must be > 0 (or 0 for none), got ",
                 common_.global_clipnorm);
         require((common_.clipnorm > 0) + (common_.clipvalue > 0) + (common_.global_clipnorm > 0) <= 1, who,
-                ": only one of clipnorm, clipvalue and global_clipnorm can be set; got clipnorm=",
-                common_.clipnorm, ", clipvalue=", common_.clipvalue, ", global_clipnorm=", common_.global_clipnorm);
+                ": only one of clipnorm, clipvalue and global_clipnorm can be set; got clipnorm=", common_.clipnorm,
+                ", clipvalue=", common_.clipvalue, ", global_clipnorm=", common_.global_clipnorm);
     }
 
     // The optimizer's formula for one weight: `slots` (in slot_names() order), value w, gradient g, rate lr.

@@ -23,8 +23,7 @@ namespace lumen::optimizers::schedules {
 template <class T = float>
 class ExponentialDecay : public LearningRateSchedule<T> {
 public:
-    ExponentialDecay(double initial_learning_rate, std::int64_t decay_steps, double decay_rate,
-                     bool staircase = false)
+    ExponentialDecay(double initial_learning_rate, std::int64_t decay_steps, double decay_rate, bool staircase = false)
         : initial_(initial_learning_rate), decay_steps_(decay_steps), decay_rate_(decay_rate), staircase_(staircase) {
         require(initial_ >= 0, "ExponentialDecay: initial_learning_rate must be >= 0, got ", initial_);
         require(decay_steps_ > 0, "ExponentialDecay: decay_steps must be > 0, got ", decay_steps_);
