@@ -58,6 +58,15 @@ TEST_CASE("schedules: Keras formulas at chosen steps", "[optimizers][schedules]"
     CHECK(cosine(250) == Approx(0.01));  // held at the end value
     CHECK(cosine(25) == Approx(0.1 * (0.9 * 0.5 * (1 + std::cos(M_PI / 4)) + 0.1)));
 
+    // Keras >= 2.13 warmup: linear 0.0 -> 0.2 over 10 steps, then cosine from 0.2 over 100 steps
+    const schedules::CosineDecay<> warm(0.0, 100, 0.0, 0.2, 10);
+    CHECK(warm(0) == 0.0);
+    CHECK(warm(5) == Approx(0.1));
+    CHECK(warm(10) == Approx(0.2));
+    CHECK(warm(60) == Approx(0.1));
+    CHECK(warm(110) == Approx(0.0).margin(1e-15));
+    CHECK(warm(500) == Approx(0.0).margin(1e-15));
+
     CHECK_THROWS_AS(schedules::PiecewiseConstantDecay<>({10, 20}, {1.0, 0.5}), Error);
     CHECK_THROWS_AS(schedules::PiecewiseConstantDecay<>({20, 10}, {1.0, 0.5, 0.1}), Error);
     CHECK_THROWS_AS(schedules::ExponentialDecay<>(0.1, 0, 0.5), Error);
@@ -299,4 +308,8 @@ TEST_CASE("optimizers: Keras defaults, get() by name, from_config() round trip",
     copy3->set_iterations(10);
     CHECK(copy3->current_learning_rate() == Approx(0.1));
     CHECK(dynamic_cast<RMSprop<double>&>(*copy3).centered());
+    const SGD<double> warm({.learning_rate = schedules::CosineDecay<double>(0.0, 100, 0.0, 0.2, 10)});
+    const auto copy4 = from_config<double>("SGD", warm.get_config());
+    copy4->set_iterations(5);
+    CHECK(copy4->current_learning_rate() == Approx(0.1));
 }

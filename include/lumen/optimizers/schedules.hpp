@@ -4,7 +4,9 @@
 //   PiecewiseConstantDecay: values[0] while step <= boundaries[0], values[i] while boundaries[i-1] < step <=
 //                           boundaries[i], values.back() after the last boundary
 //   CosineDecay:            s = min(step, decay_steps); lr = initial * ((1 - alpha) * 0.5 * (1 + cos(pi s /
-//                           decay_steps)) + alpha)
+//                           decay_steps)) + alpha). With warmup_steps > 0 and a warmup_target (Keras >= 2.13):
+//                           linear from initial to warmup_target over warmup_steps, then the cosine decays
+//                           from warmup_target over the following decay_steps.
 #pragma once
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include <cstdint>
 #include <memory>
 #include <numbers>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -81,28 +84,49 @@ private:
 template <class T = float>
 class CosineDecay : public LearningRateSchedule<T> {
 public:
-    CosineDecay(double initial_learning_rate, std::int64_t decay_steps, double alpha = 0)
-        : initial_(initial_learning_rate), decay_steps_(decay_steps), alpha_(alpha) {
+    CosineDecay(double initial_learning_rate, std::int64_t decay_steps, double alpha = 0,
+                std::optional<double> warmup_target = std::nullopt, std::int64_t warmup_steps = 0)
+        : initial_(initial_learning_rate),
+          decay_steps_(decay_steps),
+          alpha_(alpha),
+          warmup_target_(warmup_target),
+          warmup_steps_(warmup_steps) {
         require(initial_ >= 0, "CosineDecay: initial_learning_rate must be >= 0, got ", initial_);
         require(decay_steps_ > 0, "CosineDecay: decay_steps must be > 0, got ", decay_steps_);
         require(alpha_ >= 0 && alpha_ <= 1, "CosineDecay: alpha must be in [0, 1], got ", alpha_);
+        require(warmup_steps_ >= 0, "CosineDecay: warmup_steps must be >= 0, got ", warmup_steps_);
+        require(!warmup_target_ || *warmup_target_ >= 0, "CosineDecay: warmup_target must be >= 0, got ",
+                warmup_target_.value_or(0));
     }
     [[nodiscard]] double operator()(std::int64_t step) const override {
-        const double s = double(std::min(step, decay_steps_)) / double(decay_steps_);
-        const double cosine = 0.5 * (1 + std::cos(std::numbers::pi * s));
-        return initial_ * ((1 - alpha_) * cosine + alpha_);
+        if (!warmup_target_) return decay(std::min(step, decay_steps_), initial_);
+        step = std::min(step, decay_steps_ + warmup_steps_);
+        if (step < warmup_steps_) return initial_ + (*warmup_target_ - initial_) * double(step) / double(warmup_steps_);
+        return decay(step - warmup_steps_, *warmup_target_);
     }
     [[nodiscard]] std::string name() const override { return "CosineDecay"; }
     [[nodiscard]] Config get_config() const override {
-        return {{"initial_learning_rate", number_text(initial_)},
-                {"decay_steps", std::to_string(decay_steps_)},
-                {"alpha", number_text(alpha_)}};
+        Config c{{"initial_learning_rate", number_text(initial_)},
+                 {"decay_steps", std::to_string(decay_steps_)},
+                 {"alpha", number_text(alpha_)}};
+        if (warmup_target_) {
+            c.emplace_back("warmup_target", number_text(*warmup_target_));
+            c.emplace_back("warmup_steps", std::to_string(warmup_steps_));
+        }
+        return c;
     }
 
 private:
+    [[nodiscard]] double decay(std::int64_t step, double from) const {
+        const double cosine = 0.5 * (1 + std::cos(std::numbers::pi * double(step) / double(decay_steps_)));
+        return from * ((1 - alpha_) * cosine + alpha_);
+    }
+
     double initial_;
     std::int64_t decay_steps_;
     double alpha_;
+    std::optional<double> warmup_target_;
+    std::int64_t warmup_steps_;
 };
 
 // Rebuilds a schedule from name() and get_config() (keys without the "learning_rate." prefix).
@@ -126,9 +150,14 @@ inline std::shared_ptr<LearningRateSchedule<T>> from_config(const std::string& n
         for (const auto& p : split(text("values"))) v.push_back(std::stod(p));
         return std::make_shared<PiecewiseConstantDecay<T>>(std::move(b), std::move(v));
     }
-    if (name == "CosineDecay")
-        return std::make_shared<CosineDecay<T>>(std::stod(text("initial_learning_rate")),
-                                                std::stoll(text("decay_steps")), std::stod(text("alpha")));
+    if (name == "CosineDecay") {
+        const bool warmup =
+            std::any_of(config.begin(), config.end(), [](const auto& kv) { return kv.first == "warmup_target"; });
+        return std::make_shared<CosineDecay<T>>(
+            std::stod(text("initial_learning_rate")), std::stoll(text("decay_steps")), std::stod(text("alpha")),
+            warmup ? std::optional<double>(std::stod(text("warmup_target"))) : std::nullopt,
+            warmup ? std::stoll(text("warmup_steps")) : 0);
+    }
     fail("schedules::from_config: unknown schedule \"", name,
          "\"; expected ExponentialDecay, PiecewiseConstantDecay or CosineDecay");
 }
