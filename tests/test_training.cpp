@@ -140,3 +140,28 @@ TEST_CASE("a small CNN reaches >= 95% test accuracy on Sandal vs Sneaker (Fashio
     INFO("test accuracy before " << before << ", after " << after.at("accuracy") << ", loss " << after.at("loss"));
     CHECK(after.at("accuracy") >= 0.95);
 }
+
+TEST_CASE("same seed and thread count give identical losses; another seed other losses (conv net)", "[training][determinism]") {
+    Generator g(3);
+    Tensor<float> x(Shape{24, 8, 8, 1}), y(Shape{24});
+    for (auto& v : x) v = float(g.uniform(0, 255));
+    for (index_t i = 0; i < 24; ++i) y[i] = float(i % 3);
+    const int saved = num_threads();
+    auto run = [&](std::uint64_t seed, int threads) {
+        set_num_threads(threads);
+        // CTAD: a Sequential<float> from layers given by value and by shared_ptr
+        auto head = std::make_shared<layers::Dense<float>>(3);
+        Sequential model({layers::Input({8, 8, 1}), layers::Rescaling(1.0 / 255),
+                          layers::Conv2D(4, 3, {.padding = "same", .activation = "relu"}), layers::MaxPooling2D(),
+                          layers::Flatten(), head},
+                         {.seed = seed});
+        model.compile("adam", losses::SparseCategoricalCrossentropy({.from_logits = true}), {"accuracy"});
+        return model.fit(x, y, {.batch_size = 8, .epochs = 3, .verbose = 0})["loss"];
+    };
+    const auto a = run(1, 2), b = run(1, 2), c = run(2, 2), d = run(1, 1), e = run(1, 1);
+    set_num_threads(saved);
+    CHECK(a == b);
+    CHECK(d == e);
+    CHECK(a != c);
+    CHECK(a.back() < a.front());
+}
