@@ -118,15 +118,18 @@ void resize_image(const In* in, index_t H, index_t W, index_t C, Out* out, index
                 for (index_t c = 0; c < C; ++c) d[c] += Acc(t.weights[k]) * static_cast<Acc>(s[c]);
             }
         }
+    // Vertical pass as whole-row combinations (contiguous, vectorisable): out row y = sum_k w_k * tmp row.
+    std::vector<Acc> acc(std::size_t(w * C));
     for (index_t y = 0; y < h; ++y) {
         const ResampleTaps& t = ty[std::size_t(y)];
-        for (index_t x = 0; x < w; ++x)
-            for (index_t c = 0; c < C; ++c) {
-                Acc v = 0;
-                for (std::size_t k = 0; k < t.weights.size(); ++k)
-                    v += Acc(t.weights[k]) * tmp[std::size_t(((t.first + index_t(k)) * w + x) * C + c)];
-                out[(y * w + x) * C + c] = detail::store_pixel<Out>(v);
-            }
+        std::fill(acc.begin(), acc.end(), Acc(0));
+        for (std::size_t k = 0; k < t.weights.size(); ++k) {
+            const Acc wk = Acc(t.weights[k]);
+            const Acc* src = &tmp[std::size_t((t.first + index_t(k)) * w * C)];
+            for (index_t i = 0; i < w * C; ++i) acc[std::size_t(i)] += wk * src[i];
+        }
+        Out* dst = out + y * w * C;
+        for (index_t i = 0; i < w * C; ++i) dst[i] = detail::store_pixel<Out>(acc[std::size_t(i)]);
     }
 }
 
