@@ -85,6 +85,11 @@ TEST_CASE("optimizers: a schedule is read at the 0-based iteration, which advanc
     CHECK(w.value[0] == Approx(-1.5));
     CHECK(sgd.iterations() == 3);
 
+    // a float schedule drives a double optimizer too
+    SGD<double> mixed({.learning_rate = schedules::ExponentialDecay(0.1, 10, 0.5)});
+    mixed.set_iterations(10);
+    CHECK(mixed.current_learning_rate() == Approx(0.05));
+
     sgd.set_learning_rate(0.25);  // replaces the schedule (ReduceLROnPlateau does this)
     CHECK(sgd.current_learning_rate() == 0.25);
     CHECK_FALSE(sgd.learning_rate().is_schedule());

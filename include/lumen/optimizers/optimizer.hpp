@@ -41,26 +41,34 @@ inline std::string number_text(double v) {
 template <class T = float>
 class LearningRateSchedule {
 public:
+    using Scalar = T;
     virtual ~LearningRateSchedule() = default;
     [[nodiscard]] virtual double operator()(std::int64_t step) const = 0;
     [[nodiscard]] virtual std::string name() const = 0;
-    // Constructor arguments as text (read back by optimizers::schedule_from_config in schedules.hpp).
+    // Constructor arguments as text (read back by optimizers::schedules::from_config).
     [[nodiscard]] virtual Config get_config() const { return {}; }
 };
 
+// Any learning-rate schedule, whatever scalar type it was declared with.
+template <class S>
+concept AnySchedule = std::derived_from<S, LearningRateSchedule<typename S::Scalar>>;
+
 // Keras' `learning_rate` argument: a constant or a schedule. Implicit from either, so options read
-// {.learning_rate = 0.01} or {.learning_rate = ExponentialDecay(0.1, 1000, 0.96)}.
+// {.learning_rate = 0.01} or {.learning_rate = schedules::ExponentialDecay(0.1, 1000, 0.96)}. A schedule
+// declared for another scalar type (ExponentialDecay<float> given to Adam<double>) is used through a view.
 template <class T = float>
 class LearningRate {
 public:
     LearningRate(double value) : value_(value) {}  // NOLINT: implicit on purpose
-    template <class S>
-    requires std::derived_from<S, LearningRateSchedule<T>> LearningRate(S schedule)
-        : schedule_(std::make_shared<S>(std::move(schedule))) {}  // NOLINT
-    template <class S>
-    requires std::derived_from<S, LearningRateSchedule<T>> LearningRate(std::shared_ptr<S> schedule)
-        : schedule_(std::move(schedule)) {  // NOLINT
-        require(schedule_ != nullptr, "learning_rate: the schedule is null");
+    template <AnySchedule S>
+    LearningRate(S schedule) : LearningRate(std::make_shared<S>(std::move(schedule))) {}  // NOLINT
+    template <AnySchedule S>
+    LearningRate(std::shared_ptr<S> schedule) {  // NOLINT
+        require(schedule != nullptr, "learning_rate: the schedule is null");
+        if constexpr (std::derived_from<S, LearningRateSchedule<T>>)
+            schedule_ = std::move(schedule);
+        else
+            schedule_ = std::make_shared<View<typename S::Scalar>>(std::move(schedule));
     }
 
     [[nodiscard]] double operator()(std::int64_t step) const { return schedule_ ? (*schedule_)(step) : value_; }
@@ -69,6 +77,18 @@ public:
     [[nodiscard]] double value() const { return value_; }
 
 private:
+    template <class U>
+    class View : public LearningRateSchedule<T> {
+    public:
+        explicit View(std::shared_ptr<const LearningRateSchedule<U>> s) : s_(std::move(s)) {}
+        [[nodiscard]] double operator()(std::int64_t step) const override { return (*s_)(step); }
+        [[nodiscard]] std::string name() const override { return s_->name(); }
+        [[nodiscard]] Config get_config() const override { return s_->get_config(); }
+
+    private:
+        std::shared_ptr<const LearningRateSchedule<U>> s_;
+    };
+
     double value_ = 0.001;
     std::shared_ptr<const LearningRateSchedule<T>> schedule_;
 };
