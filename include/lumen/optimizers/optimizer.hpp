@@ -10,8 +10,8 @@
 //   3. decoupled weight decay if weight_decay > 0: w -= lr * weight_decay * w (Keras >= 2.11 semantics);
 //   4. update_step(slots of w, w, g, lr): the optimizer's own formula.
 // Slots are created by build() (or on the first step) for every trainable weight, in the order weights are
-// first seen, and for each weight in the order of slot_names(); slots() lists them in that fixed order, so a checkpoint
-// can restore them (build(weights), then copy into slots(), then set_iterations) before the first step.
+// first seen, and for each weight in the order of slot_names(); slots() lists them in that fixed order, so a
+// checkpoint can restore them (build(weights), then copy into slots(), then set_iterations) before a step.
 #pragma once
 
 #include <charconv>
