@@ -11,7 +11,6 @@
 #pragma once
 
 #include <algorithm>
-#include <cstring>
 
 #include "lumen/core/shape.hpp"
 #include "lumen/kernels/conv_geometry.hpp"
@@ -27,13 +26,28 @@ inline void valid_window(index_t iw0, index_t k, index_t d, index_t width, index
 }
 }  // namespace detail
 
+namespace detail {
+// dst[0, len) = src[0, len). A plain loop, not memcpy: the runs here are short (KW*C = 9 floats for an RGB
+// 3x3 window), where a library call per run costs more than the copy; the loop is inlined and vectorised.
+template <class T>
+inline void copy_run(const T* src, T* dst, index_t len) {
+#pragma omp simd
+    for (index_t e = 0; e < len; ++e) dst[e] = src[e];
+}
+template <class T>
+inline void zero_run(T* dst, index_t len) {
+#pragma omp simd
+    for (index_t e = 0; e < len; ++e) dst[e] = T(0);
+}
+}  // namespace detail
+
 // cols(rows, K) <- the windows of output pixels [r0, r0 + rows) of the batch x (N, H, W, C).
 template <class T>
 inline void im2col(const ConvGeometry& g, const T* x, index_t r0, index_t rows, T* cols) {
     const index_t C = g.c, K = g.patch(), run = g.kw * C;
     const index_t pixels = g.oh * g.ow;
+    index_t n = r0 / pixels, oh = (r0 % pixels) / g.ow, ow = r0 % g.ow;  // advanced incrementally below
     for (index_t r = r0; r < r0 + rows; ++r) {
-        const index_t n = r / pixels, oh = (r % pixels) / g.ow, ow = r % g.ow;
         T* dst = cols + (r - r0) * K;
         const index_t ih0 = oh * g.sh - g.pad_top, iw0 = ow * g.sw - g.pad_left;
         index_t jlo, jhi;
@@ -41,18 +55,21 @@ inline void im2col(const ConvGeometry& g, const T* x, index_t r0, index_t rows, 
         for (index_t i = 0; i < g.kh; ++i, dst += run) {
             const index_t ih = ih0 + i * g.dh;
             if (ih < 0 || ih >= g.h) {
-                std::fill(dst, dst + run, T(0));
+                detail::zero_run(dst, run);
                 continue;
             }
             const T* src = x + (n * g.h + ih) * g.w * C;  // start of input row ih
-            std::fill(dst, dst + jlo * C, T(0));
+            detail::zero_run(dst, jlo * C);
             if (g.dw == 1) {
-                std::memcpy(dst + jlo * C, src + (iw0 + jlo) * C, static_cast<std::size_t>((jhi - jlo) * C) * sizeof(T));
+                detail::copy_run(src + (iw0 + jlo) * C, dst + jlo * C, (jhi - jlo) * C);
             } else {
-                for (index_t j = jlo; j < jhi; ++j)
-                    std::memcpy(dst + j * C, src + (iw0 + j * g.dw) * C, static_cast<std::size_t>(C) * sizeof(T));
+                for (index_t j = jlo; j < jhi; ++j) detail::copy_run(src + (iw0 + j * g.dw) * C, dst + j * C, C);
             }
-            std::fill(dst + jhi * C, dst + run, T(0));
+            detail::zero_run(dst + jhi * C, run - jhi * C);
+        }
+        if (++ow == g.ow) {
+            ow = 0;
+            if (++oh == g.oh) oh = 0, ++n;
         }
     }
 }
