@@ -93,7 +93,8 @@ inline std::vector<ResampleTaps> resample_taps(index_t in, index_t out, Interpol
 namespace detail {
 template <class Out, class Acc>
 inline Out store_pixel(Acc v) {
-    if constexpr (std::is_same_v<Out, std::uint8_t>) return std::uint8_t(std::clamp(std::lround(v), 0L, 255L));
+    // Clamp then add one half: the same as lround for values >= 0, without a library call per pixel.
+    if constexpr (std::is_same_v<Out, std::uint8_t>) return std::uint8_t(std::clamp(v, Acc(0), Acc(255)) + Acc(0.5));
     else return static_cast<Out>(v);
 }
 }  // namespace detail
@@ -111,11 +112,14 @@ void resize_image(const In* in, index_t H, index_t W, index_t C, Out* out, index
     for (index_t y = 0; y < H; ++y)
         for (index_t x = 0; x < w; ++x) {
             const ResampleTaps& t = tx[std::size_t(x)];
+            const float* wk = t.weights.data();
+            const auto K = index_t(t.weights.size());
+            const In* s = in + (y * W + t.first) * C;
             Acc* d = &tmp[std::size_t((y * w + x) * C)];
-            for (index_t c = 0; c < C; ++c) d[c] = 0;
-            for (std::size_t k = 0; k < t.weights.size(); ++k) {
-                const In* s = in + (y * W + t.first + index_t(k)) * C;
-                for (index_t c = 0; c < C; ++c) d[c] += Acc(t.weights[k]) * static_cast<Acc>(s[c]);
+            for (index_t c = 0; c < C; ++c) {
+                Acc v = 0;  // a local sum stays in a register (d may alias the weights as far as the compiler knows)
+                for (index_t k = 0; k < K; ++k) v += Acc(wk[k]) * static_cast<Acc>(s[k * C + c]);
+                d[c] = v;
             }
         }
     // Vertical pass as whole-row combinations (contiguous, vectorisable): out row y = sum_k w_k * tmp row.
