@@ -73,13 +73,14 @@ TEST_CASE("progress bar, verbose 2: one line per epoch with epoch and step times
     auto [x, y] = data12();
     Sequential<float> m = tiny();
     std::ostringstream out;
-    const auto h = m.fit(x, y, {.batch_size = 4, .epochs = 1, .verbose = 2, .validation_data = std::make_pair(x, y),
+    const auto h = m.fit(x, y, {.batch_size = 4, .epochs = 2, .verbose = 2, .validation_data = std::make_pair(x, y),
                                 .out = &out, .clock = ticking()});
-    const std::string want = "3/3 - 2s - loss: " + model::format_metric_value(h["loss"][0]) +
-                             " - accuracy: " + model::format_metric_value(h["accuracy"][0]) +
-                             " - val_loss: " + model::format_metric_value(h["val_loss"][0]) +
-                             " - val_accuracy: " + model::format_metric_value(h["val_accuracy"][0]) +
-                             " - 2s/epoch - 667ms/step\n";
+    std::string want;
+    for (std::size_t e = 0; e < 2; ++e)
+        want += "Epoch " + std::to_string(e + 1) + "/2\n3/3 - 2s - loss: " + model::format_metric_value(h["loss"][e]) +
+                " - accuracy: " + model::format_metric_value(h["accuracy"][e]) +
+                " - val_loss: " + model::format_metric_value(h["val_loss"][e]) +
+                " - val_accuracy: " + model::format_metric_value(h["val_accuracy"][e]) + " - 2s/epoch - 667ms/step\n";
     CHECK(out.str() == want);
 }
 

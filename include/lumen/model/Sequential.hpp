@@ -844,7 +844,7 @@ private:
         for (int epoch = o.initial_epoch; epoch < o.epochs && !this->stop_training; ++epoch) {
             model::Logs epoch_logs;
             for (auto& cb : o.callbacks) cb->on_epoch_begin(epoch, epoch_logs);
-            if (o.verbose == 1 && o.epochs > 1) log_stream() << "Epoch " << epoch + 1 << "/" << o.epochs << "\n" << std::flush;
+            if (o.verbose > 0 && o.epochs > 1) log_stream() << "Epoch " << epoch + 1 << "/" << o.epochs << "\n" << std::flush;
             model::Progbar bar(train.steps, progbar_options(o.verbose, o.out, o.clock));
             if (train.begin_epoch) train.begin_epoch(epoch);
             for (auto& m : metrics_) m->reset_state();
