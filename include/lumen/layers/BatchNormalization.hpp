@@ -102,14 +102,15 @@ public:
         T* xh = xhat_.data();
         T* ys = y.data();
         const T* is = inv_std_.data();
+        const T *sh = shift.data(), *mu = mul.data(), *ad = add.data();
         const int threads = x.size() >= (1 << 15) ? num_threads() : 1;
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (index_t r = 0; r < m; ++r) {
 #pragma omp simd
             for (index_t c = 0; c < C; ++c) {
-                const T v = (xs[r * C + c] - shift[c]) * is[c];
+                const T v = (xs[r * C + c] - sh[c]) * is[c];
                 xh[r * C + c] = v;
-                ys[r * C + c] = mul[c] * v + add[c];
+                ys[r * C + c] = mu[c] * v + ad[c];
             }
         }
         return y;
@@ -141,11 +142,12 @@ public:
         const T* d = dy.data();
         const T* xh = xhat_.data();
         T* out = dx.data();
+        const T *pa = a.data(), *pb = b.data(), *pk = k.data();
         const int threads = dy.size() >= (1 << 15) ? num_threads() : 1;
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (index_t r = 0; r < m; ++r) {
 #pragma omp simd
-            for (index_t c = 0; c < C; ++c) out[r * C + c] = a[c] * d[r * C + c] + b[c] + k[c] * xh[r * C + c];
+            for (index_t c = 0; c < C; ++c) out[r * C + c] = pa[c] * d[r * C + c] + pb[c] + pk[c] * xh[r * C + c];
         }
         return dx;
     }
@@ -230,13 +232,11 @@ private:
     // Mean and biased variance of each column of the row-major (m, C) matrix x, accumulated in double.
     // Two passes (mean first) avoid the cancellation of E[x^2] - E[x]^2.
     void batch_moments(const T* x, index_t m, std::vector<double>& mean, std::vector<double>& var) const {
-        const index_t C = channels_;
-        std::vector<double> ones;
-        column_sums_impl(x, nullptr, nullptr, m, mean, ones);
-        for (auto& v : mean) v /= double(m);
         std::vector<double> unused;
+        column_sums_impl(x, nullptr, nullptr, m, mean, unused);
+        for (auto& v : mean) v /= double(m);
         column_sums_impl(x, mean.data(), nullptr, m, var, unused);
-        for (index_t c = 0; c < C; ++c) var[c] /= double(m);
+        for (auto& v : var) v /= double(m);
     }
     // sum_dy[c] = sum_r dy[r, c];  sum_dy_xhat[c] = sum_r dy[r, c] * xhat[r, c]
     void column_sums(const T* dy, const T* xhat, index_t m, std::vector<double>& sum_dy,
@@ -255,21 +255,33 @@ private:
         {
             double* p1 = part.data() + thread_index() * 2 * C;
             double* p2 = p1 + C;
+            // One loop per case, so no branch sits inside the row loop and the channel loop vectorises.
+            if (center) {
 #pragma omp for schedule(static)
-            for (index_t r = 0; r < m; ++r) {
-                const T* ar = a + r * C;
-                if (center) {
+                for (index_t r = 0; r < m; ++r) {
+                    const T* ar = a + r * C;
+#pragma omp simd
                     for (index_t c = 0; c < C; ++c) {
                         const double d = double(ar[c]) - center[c];
                         p1[c] += d * d;
                     }
-                } else if (b) {
+                }
+            } else if (b) {
+#pragma omp for schedule(static)
+                for (index_t r = 0; r < m; ++r) {
+                    const T* ar = a + r * C;
                     const T* br = b + r * C;
+#pragma omp simd
                     for (index_t c = 0; c < C; ++c) {
                         p1[c] += double(ar[c]);
                         p2[c] += double(ar[c]) * double(br[c]);
                     }
-                } else {
+                }
+            } else {
+#pragma omp for schedule(static)
+                for (index_t r = 0; r < m; ++r) {
+                    const T* ar = a + r * C;
+#pragma omp simd
                     for (index_t c = 0; c < C; ++c) p1[c] += double(ar[c]);
                 }
             }
