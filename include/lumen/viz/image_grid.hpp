@@ -20,7 +20,7 @@ struct ImageGridOptions {
     int columns = 0;                    // 0: about square
     int scale = 1;                      // each image pixel becomes scale x scale
     int padding = 6;                    // pixels between cells and around the grid
-    std::vector<std::string> captions;  // one per image (or empty): drawn under each image
+    std::vector<std::string> captions = {};  // one per image (or empty): drawn under each image
     std::string title = {};             // drawn above the grid
     Color background = kWhite;
 };
@@ -48,11 +48,14 @@ inline Canvas image_grid(const std::vector<data::Image>& images, const ImageGrid
         for (const auto& c : o.captions) cw = std::max(cw, text_width(c, 2));
     }
     const int title_h = o.title.empty() ? 0 : 3 * kGlyphHeight + 12;
-    Canvas canvas(cols * (cw + o.padding) + o.padding, title_h + rows * (ch + caption_h + o.padding) + o.padding,
-                  o.background);
+    // The title widens the picture rather than being cut off.
+    const int grid_w = cols * (cw + o.padding) + o.padding;
+    const int width = std::max(grid_w, o.title.empty() ? 0 : text_width(o.title, 3) + 2 * o.padding);
+    Canvas canvas(width, title_h + rows * (ch + caption_h + o.padding) + o.padding, o.background);
+    const int x0 = (width - grid_w) / 2;
     if (!o.title.empty()) canvas.text_centered(canvas.width() / 2, o.padding + 2, o.title, kBlack, 3);
     for (int i = 0; i < n; ++i) {
-        const int cx = o.padding + (i % cols) * (cw + o.padding);
+        const int cx = x0 + o.padding + (i % cols) * (cw + o.padding);
         const int cy = title_h + o.padding + (i / cols) * (ch + caption_h + o.padding);
         const auto& im = images[std::size_t(i)];
         canvas.paste(im, cx + (cw - int(im.width) * o.scale) / 2, cy + (ch - int(im.height) * o.scale) / 2, o.scale);
