@@ -290,3 +290,48 @@ TEST_CASE("BatchNormalization rejects bad arguments with the layer name", "[batc
     CHECK_THROWS_WITH(ok.backward(Tensor<float>(Shape{2, 4})), Contains("before forward"));
     CHECK_THROWS_AS(ok.forward(Tensor<float>(Shape{2, 5}), true), Error);
 }
+
+TEST_CASE("BatchNormalization's threaded loops match a plain double loop with 1 and 2 threads", "[batchnorm]") {
+    const int saved = num_threads();
+    Generator g(12);
+    const Shape s{4, 32, 32, 8};  // 2^15 elements: the threaded path
+    const Tensor<double> x = test::random_tensor(s, g, -1, 3), dy = test::random_tensor(s, g);
+    const index_t C = 8, m = x.size() / C;
+    std::vector<double> mean, var;
+    moments(x, C, mean, var);
+    // Reference backward through the batch statistics, written out per channel.
+    std::vector<double> sum_dy(std::size_t(C), 0), sum_dy_xhat(std::size_t(C), 0);
+    auto xhat = [&](index_t r, index_t c) {
+        return (x[r * C + c] - mean[std::size_t(c)]) / std::sqrt(var[std::size_t(c)] + 1e-3);
+    };
+    for (index_t r = 0; r < m; ++r)
+        for (index_t c = 0; c < C; ++c) {
+            sum_dy[std::size_t(c)] += dy[r * C + c];
+            sum_dy_xhat[std::size_t(c)] += dy[r * C + c] * xhat(r, c);
+        }
+    for (int threads : {1, 2}) {
+        set_num_threads(threads);
+        BatchNormalization<float> bn;
+        bn.build(s.without_batch(), 1);
+        const Tensor<float> y = bn.forward(x.cast<float>(), true);
+        const Tensor<float> dx = bn.backward(dy.cast<float>());
+        double worst_y = 0, worst_dx = 0;
+        for (index_t r = 0; r < m; ++r)
+            for (index_t c = 0; c < C; ++c) {
+                const std::size_t k = std::size_t(c);
+                const double s_c = 1 / std::sqrt(var[k] + 1e-3);
+                const double want_dx =
+                    s_c / double(m) * (double(m) * dy[r * C + c] - sum_dy[k] - xhat(r, c) * sum_dy_xhat[k]);
+                worst_y = std::max(worst_y, std::abs(xhat(r, c) - y[r * C + c]));
+                worst_dx = std::max(worst_dx, std::abs(want_dx - dx[r * C + c]));
+            }
+        INFO("threads " << threads);
+        CHECK(worst_y < 1e-5);
+        CHECK(worst_dx < 1e-5);
+        for (index_t c = 0; c < C; ++c) {
+            CHECK(bn.gamma().grad[c] == Approx(sum_dy_xhat[std::size_t(c)]).epsilon(1e-5));
+            CHECK(bn.beta().grad[c] == Approx(sum_dy[std::size_t(c)]).epsilon(1e-5));
+        }
+    }
+    set_num_threads(saved);
+}
