@@ -265,7 +265,8 @@ TEST_CASE("a NaN loss stops fit with an Error naming epoch and step and keeps th
     auto h = model.fit(x, y, {.batch_size = 8, .epochs = 2, .verbose = 0, .shuffle = false,
                               .callbacks = {std::make_shared<callbacks::TerminateOnNaN<float>>()}, .out = &out});
     CHECK(out.str() == "Batch 2: Invalid loss, terminating training\n");
-    for (float v : model.get_weights()[0]) CHECK(std::isfinite(v));
+    const auto final_weights = model.get_weights();
+    for (float v : final_weights[0]) CHECK(std::isfinite(v));
 }
 
 namespace {
@@ -323,4 +324,15 @@ TEST_CASE("evaluate and predict print Keras' bar", "[sequential][progbar]") {
     out.str("");
     const auto ev = model.evaluate(x, y, {.batch_size = 4, .verbose = 1, .out = &out, .clock = clock});
     CHECK(out.str() == "2/2 [==============================] - 1s 500ms/step - loss: " + model::format_metric_value(ev.at("loss")) + "\n");
+}
+
+TEST_CASE("add() after an Input builds layer by layer", "[sequential]") {
+    Sequential<float> model({}, {.input_shape = Shape{4}});
+    CHECK_FALSE(model.built());
+    model.add(ToyDense<float>(3));
+    CHECK(model.built());
+    model.add(std::make_shared<ToyDense<float>>(2));
+    CHECK(model.output_shape() == Shape{2});
+    CHECK(model.layers()[1]->input_shape() == Shape{3});
+    CHECK_THROWS_WITH(model.predict(Tensor<float>(Shape{2, 5}), {.verbose = 0}), Catch::Contains("expected input of shape (None, 4)"));
 }

@@ -173,7 +173,9 @@ public:
     Sequential(std::initializer_list<LayerHandle<T>> layers, SequentialOptions options = {})
         : name_(options.name.empty() ? "sequential" : options.name), seed_(options.seed) {
         if (options.input_shape) input_shape_ = *options.input_shape;
+        constructing_ = true;
         for (const auto& h : layers) add(h);
+        constructing_ = false;
         if (input_shape_ && !layers_.empty()) build(*input_shape_);
     }
 
@@ -195,6 +197,8 @@ public:
         if (built_) {
             layer->build(output_shape_, derive_seed(seed_, layers_.size() - 1));
             output_shape_ = layer->output_shape();
+        } else if (input_shape_ && !constructing_) {
+            build(*input_shape_);  // an Input was given: build as layers arrive, as Keras does
         }
     }
 
@@ -612,6 +616,7 @@ private:
         }
     }
     void ensure_built(const Tensor<T>& x) {
+        if (!built_ && input_shape_ && !layers_.empty()) build(*input_shape_);
         if (!built_) {
             require(x.rank() >= 2, "Sequential \"", name_, "\": cannot infer the input shape from ",
                     x.shape().to_string(), "; give an Input layer");
@@ -895,6 +900,7 @@ private:
     std::optional<Shape> input_shape_;
     Shape output_shape_;
     bool built_ = false;
+    bool constructing_ = false;
 
     optimizers::OptimizerPtr<T> optimizer_;
     losses::LossPtr<T> loss_;

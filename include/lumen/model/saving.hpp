@@ -106,6 +106,8 @@ inline Sequential<T> load_model(const std::string& path) {
     require(opts.input_shape.has_value(), where, ": the architecture has no input_shape");
     require(!specs.empty(), where, ": the architecture has no layers");
 
+    const Shape input_shape = *opts.input_shape;
+    opts.input_shape.reset();  // add every layer first, then build once
     Sequential<T> model(opts);
     for (const auto& s : specs) {
         auto layer = model::layer_from_config<T>(s.cls, s.config);
@@ -113,7 +115,7 @@ inline Sequential<T> load_model(const std::string& path) {
         layer->set_trainable(s.trainable);
         model.add(layer);
     }
-    model.build(*opts.input_shape);
+    model.build(input_shape);
 
     // Weights: one for one with the architecture.
     std::size_t k = 0;
