@@ -229,7 +229,13 @@ TEST_CASE("hostile model files give an Error naming the file and the problem", "
         const auto at = f.architecture.find("layer\tConv2D");
         f.architecture.replace(at, 12, "layer\tConv9D");
         model::write_model_file(bad, f);
-        CHECK_THROWS_WITH(load_model<float>(bad), Catch::Contains("unknown layer class \"Conv9D\""));
+        CHECK_THROWS_WITH(load_model<float>(bad), Catch::Contains(bad) && Catch::Contains("unknown layer class \"Conv9D\""));
+        f = model::read_model_file(path);
+        const auto seed_at = f.architecture.find("seed\t");
+        f.architecture.replace(seed_at, 6, "seed\tx");
+        model::write_model_file(bad, f);
+        CHECK_THROWS_AS(load_model<float>(bad), Error);
+        CHECK_THROWS_WITH(load_model<float>(bad), Catch::Contains(bad) && Catch::Contains("unreadable value"));
     }
     SECTION("a missing file") {
         CHECK_THROWS_WITH(load_model<float>((dir / "nope.lumen").string()), Catch::Contains("nope.lumen"));

@@ -7,6 +7,7 @@
 // exactly where it stopped. Any inconsistency is an Error naming the file and the problem.
 #pragma once
 
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -49,10 +50,31 @@ inline Shape parse_shape_text(const std::string& text, const std::string& where)
 }
 }  // namespace saving_detail
 
+namespace saving_detail {
+template <class T>
+inline Sequential<T> build_from_file(const model::ModelFile& f, const std::string& where);
+}  // namespace saving_detail
+
+// Every failure is a lumen::Error whose message names the file: the reader's checks, a bad architecture text
+// (unknown class, unreadable number) and a layer's own from_config() error alike.
 template <class T = float>
 inline Sequential<T> load_model(const std::string& path) {
     const model::ModelFile f = model::read_model_file(path);
     const std::string where = "load_model: \"" + path + "\"";
+    try {
+        return saving_detail::build_from_file<T>(f, where);
+    } catch (const Error& e) {
+        const std::string what = e.what();
+        if (what.rfind(where, 0) == 0) throw;
+        fail(where, ": ", what);
+    } catch (const std::exception& e) {
+        fail(where, ": the architecture holds an unreadable value (", e.what(), ")");
+    }
+}
+
+namespace saving_detail {
+template <class T>
+inline Sequential<T> build_from_file(const model::ModelFile& f, const std::string& where) {
 
     struct LayerSpec {
         std::string cls, name;
@@ -155,5 +177,6 @@ inline Sequential<T> load_model(const std::string& path) {
     }
     return model;
 }
+}  // namespace saving_detail
 
 }  // namespace lumen
