@@ -102,7 +102,8 @@ public:
     void record(int epoch, const Logs& logs) {
         epoch_.push_back(epoch);
         for (const auto& [k, v] : logs) {
-            auto it = std::find_if(history_.begin(), history_.end(), [&](const auto& p) { return p.first == k; });
+            const auto& key = k;  // clang 14 cannot capture a structured binding
+            auto it = std::find_if(history_.begin(), history_.end(), [&](const auto& p) { return p.first == key; });
             if (it == history_.end()) {
                 history_.emplace_back(k, std::vector<double>{});
                 it = history_.end() - 1;
