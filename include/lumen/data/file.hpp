@@ -4,6 +4,7 @@
 // stb_image's zlib decoder, so lumen reads Debian's gzip'd IDX files without linking zlib.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -73,10 +74,14 @@ inline std::vector<std::uint8_t> gunzip(const std::vector<std::uint8_t>& gz, con
     // final deflate block (it errors on an exact end), and it stops at the final block anyway.
     const std::size_t deflate_len = n - pos;
     require(deflate_len < std::size_t(INT32_MAX), "\"", what, "\": gzip stream larger than 2 GiB");
+    // ISIZE sizes the first allocation, so a forged trailer must not reach it: deflate expands at most 1032:1,
+    // and stb takes the guess as an int (a value >= 2^31 would turn negative, then huge).
+    require(std::uint64_t{isize} <= std::uint64_t{deflate_len} * 1032, "\"", what, "\": gzip trailer claims ",
+            isize, " bytes, more than deflate can produce from ", deflate_len, " bytes (corrupt or forged file)");
+    const auto guess = static_cast<int>(std::clamp<std::uint32_t>(isize, 1024, std::uint32_t{1} << 30));
     int out_len = 0;
     char* out = detail::stb::stbi_zlib_decode_malloc_guesssize_headerflag(
-        reinterpret_cast<const char*>(gz.data() + pos), static_cast<int>(deflate_len),
-        static_cast<int>(std::max<std::uint32_t>(isize, 1024)), &out_len, 0);
+        reinterpret_cast<const char*>(gz.data() + pos), static_cast<int>(deflate_len), guess, &out_len, 0);
     require(out != nullptr, "\"", what, "\": corrupt or truncated gzip data");
     std::vector<std::uint8_t> result(reinterpret_cast<std::uint8_t*>(out), reinterpret_cast<std::uint8_t*>(out) + out_len);
     std::free(out);
