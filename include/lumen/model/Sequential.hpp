@@ -24,6 +24,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <new>
 #include <optional>
 #include <regex>
 #include <sstream>
@@ -319,7 +320,7 @@ public:
     Tensor<T> call(const Tensor<T>& x, bool training = false) {
         ensure_built(x);
         Tensor<T> h = x;
-        for (const auto& l : layers_) h = l->forward(h, training);
+        for (std::size_t i = 0; i < layers_.size(); ++i) h = layer_forward(i, h, training);
         return h;
     }
 
@@ -687,6 +688,28 @@ private:
         return logits_loss_.get();
     }
 
+    // A batch whose activations do not fit in memory: std::bad_alloc from inside a layer becomes an Error naming
+    // the layer and the batch size, with the fix (docs/reliability.md, "Out of memory").
+    Tensor<T> layer_forward(std::size_t i, const Tensor<T>& h, bool training) {
+        try {
+            return layers_[i]->forward(h, training);
+        } catch (const std::bad_alloc&) {
+            out_of_memory(i, "forward", h);
+        }
+    }
+    Tensor<T> layer_backward(std::size_t i, const Tensor<T>& g) {
+        try {
+            return layers_[i]->backward(g);
+        } catch (const std::bad_alloc&) {
+            out_of_memory(i, "backward", g);
+        }
+    }
+    [[noreturn]] void out_of_memory(std::size_t i, const char* pass, const Tensor<T>& t) const {
+        fail("Sequential \"", name_, "\": out of memory in layer ", layers_[i]->class_name(), " \"",
+             layers_[i]->name(), "\" (", pass, ") at batch size ", t.rank() ? t.dim(0) : 1,
+             ": try a smaller batch_size");
+    }
+
     // ---- one step
     StepResult train_step(const Tensor<T>& x, const Tensor<T>& y, const std::vector<T>* sample_weight,
                           Tensor<T>& y_pred) {
@@ -696,7 +719,7 @@ private:
         Tensor<T> h = x, logits;
         for (std::size_t i = 0; i < n; ++i) {
             if (from_logits && i + 1 == n) logits = h;
-            h = layers_[i]->forward(h, true);
+            h = layer_forward(i, h, true);
         }
         y_pred = std::move(h);
         Tensor<T> grad;
@@ -704,7 +727,7 @@ private:
         r.loss = from_logits ? from_logits->compute(y, logits, &grad, sample_weight)
                              : loss_->compute(y, y_pred, &grad, sample_weight);
         Tensor<T> g = std::move(grad);
-        for (std::size_t i = from_logits ? n - 1 : n; i-- > 0;) g = layers_[i]->backward(g);
+        for (std::size_t i = from_logits ? n - 1 : n; i-- > 0;) g = layer_backward(i, g);
         const auto trainable = trainable_weights();
         r.loss += losses::apply_regularization(trainable) + losses::regularization_penalty(non_trainable_weights());
         r.loss_finite = std::isfinite(double(r.loss));
@@ -718,7 +741,7 @@ private:
         Tensor<T> h = x, logits;
         for (std::size_t i = 0; i < n; ++i) {
             if (from_logits && i + 1 == n) logits = h;
-            h = layers_[i]->forward(h, false);
+            h = layer_forward(i, h, false);
         }
         y_pred = std::move(h);
         T loss = from_logits ? from_logits->compute(y, logits) : loss_->compute(y, y_pred);
