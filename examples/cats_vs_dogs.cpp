@@ -14,6 +14,7 @@
 #include "common.hpp"
 #include "lumen/data/DirectoryIterator.hpp"
 #include "lumen/data/ImageDataGenerator.hpp"
+#include "lumen/data/image_utils.hpp"
 #include "lumen/layers/Conv2D.hpp"
 #include "lumen/layers/Dense.hpp"
 #include "lumen/layers/Dropout.hpp"
@@ -21,6 +22,7 @@
 #include "lumen/layers/Input.hpp"
 #include "lumen/layers/MaxPooling2D.hpp"
 #include "lumen/model/Sequential.hpp"
+#include "lumen/viz/image_grid.hpp"
 #include "lumen/viz/plot_history.hpp"
 
 using namespace lumen;
@@ -69,6 +71,17 @@ int main(int argc, char** argv) {
         std::cout << "class_indices:";
         for (const auto& [name, index] : train.class_indices()) std::cout << " " << name << "=" << index;
         std::cout << "\n";
+
+        // What the augmentation does: the first training image and eight random transforms of it.
+        {
+            const auto first = *train.filepaths().begin();
+            const auto x = data::img_to_array<float>(data::load_img(first, {.target_size = {size, size}}));
+            std::vector<data::Image> shown{data::array_to_img(x, false)};
+            for (std::uint32_t s = 0; s < 8; ++s) shown.push_back(data::array_to_img(train_gen.random_transform(x, s), false));
+            const auto path = examples::beside(args.out, "_augmented.png");
+            viz::save_image_grid(shown, path, {.columns = 3, .title = "Augmented versions of one image"});
+            std::cout << "Wrote " << path.string() << " (augmented versions of " << first.string() << ")\n";
+        }
 
         Sequential model({.name = "cats_vs_dogs_" + variant, .seed = args.seed});
         model.add(layers::Input({size, size, 3}));

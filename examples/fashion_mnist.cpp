@@ -24,6 +24,7 @@
 #include "lumen/model/Sequential.hpp"
 #include "lumen/optimizers/Adam.hpp"
 #include "lumen/viz/confusion_matrix.hpp"
+#include "lumen/viz/conv_filters.hpp"
 #include "lumen/viz/image_grid.hpp"
 #include "lumen/viz/plot_history.hpp"
 
@@ -121,6 +122,13 @@ int main(int argc, char** argv) {
         }
         const auto grid_path = examples::beside(args.out, "_predictions.png");
         viz::save_image_grid(shown, grid_path, {.columns = 4, .scale = 5, .captions = captions});
+
+        // What the convolutions learned and what they see in the first test image.
+        const auto filters_path = examples::beside(args.out, "_filters.png");
+        viz::plot_conv_filters(model, filters_path);
+        const auto maps_path = examples::beside(args.out, "_feature_maps.png");
+        viz::plot_feature_maps(model, d.x_test.slice(0, 1), maps_path);
+        std::cout << "Wrote " << filters_path.string() << " and " << maps_path.string() << "\n";
 
         std::cout << "\nSaved the model to " << args.out.string() << ", the curves to " << curves.string()
                   << " (and .svg), the confusion matrix to " << cm_path.string() << " and the examples to "

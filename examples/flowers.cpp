@@ -22,18 +22,14 @@
 #include "lumen/layers/Flatten.hpp"
 #include "lumen/layers/Input.hpp"
 #include "lumen/layers/MaxPooling2D.hpp"
+#include "lumen/layers/RandomFlip.hpp"
+#include "lumen/layers/RandomRotation.hpp"
+#include "lumen/layers/RandomZoom.hpp"
 #include "lumen/layers/Rescaling.hpp"
 #include "lumen/losses/SparseCategoricalCrossentropy.hpp"
 #include "lumen/model/Sequential.hpp"
 #include "lumen/optimizers/Adam.hpp"
 #include "lumen/viz/plot_history.hpp"
-#if __has_include("lumen/layers/RandomFlip.hpp") && __has_include("lumen/layers/RandomRotation.hpp") && \
-    __has_include("lumen/layers/RandomZoom.hpp")
-#include "lumen/layers/RandomFlip.hpp"
-#include "lumen/layers/RandomRotation.hpp"
-#include "lumen/layers/RandomZoom.hpp"
-#define LUMEN_FLOWERS_AUGMENT 1
-#endif
 
 using namespace lumen;
 namespace fs = std::filesystem;
@@ -66,14 +62,9 @@ int main(int argc, char** argv) {
 
         Sequential model({.name = "flowers", .seed = args.seed});
         model.add(layers::Input({180, 180, 3}));
-#ifdef LUMEN_FLOWERS_AUGMENT
         model.add(layers::RandomFlip("horizontal"));
         model.add(layers::RandomRotation(0.1));
         model.add(layers::RandomZoom(0.1));
-#else
-        std::cout << "NOTE: the augmentation layers (RandomFlip, RandomRotation, RandomZoom) are not in this build of\n"
-                     "lumen yet; training without them (expect more overfitting than the tutorial).\n";
-#endif
         model.add(layers::Rescaling(1.0 / 255));
         model.add(layers::Conv2D(16, 3, {.padding = "same", .activation = "relu"}));
         model.add(layers::MaxPooling2D());

@@ -29,20 +29,17 @@
 #include "lumen/layers/Flatten.hpp"
 #include "lumen/layers/Input.hpp"
 #include "lumen/layers/MaxPooling2D.hpp"
+#include "lumen/layers/RandomFlip.hpp"
+#include "lumen/layers/RandomRotation.hpp"
+#include "lumen/layers/RandomZoom.hpp"
 #include "lumen/layers/Rescaling.hpp"
 #include "lumen/losses/SparseCategoricalCrossentropy.hpp"
 #include "lumen/model/Sequential.hpp"
 #include "lumen/model/saving.hpp"
 #include "lumen/optimizers/Adam.hpp"
 #include "lumen/viz/confusion_matrix.hpp"
+#include "lumen/viz/conv_filters.hpp"
 #include "lumen/viz/plot_history.hpp"
-#if __has_include("lumen/layers/RandomFlip.hpp") && __has_include("lumen/layers/RandomRotation.hpp") && \
-    __has_include("lumen/layers/RandomZoom.hpp")
-#include "lumen/layers/RandomFlip.hpp"
-#include "lumen/layers/RandomRotation.hpp"
-#include "lumen/layers/RandomZoom.hpp"
-#define LUMEN_TOOL_AUGMENT 1
-#endif
 
 using namespace lumen;
 namespace fs = std::filesystem;
@@ -199,7 +196,8 @@ int train(const std::vector<std::string>& argv) {
         o.validation_split = split;
         std::tie(train_ds, val_ds) = data::image_dataset_from_directory_both<float>(dir, o);
     } else {
-        train_ds = std::make_unique<data::DirectoryDataset<float>>(data::image_dataset_from_directory<float>(dir, o));
+        // DirectoryDataset is not movable: construct it in place from the returned prvalue.
+        train_ds.reset(new data::DirectoryDataset<float>(data::image_dataset_from_directory<float>(dir, o)));
     }
     const auto classes = train_ds->class_names();
     const index_t k = index_t(classes.size());
@@ -207,13 +205,9 @@ int train(const std::vector<std::string>& argv) {
     Sequential model({.name = "lumen_" + preset, .seed = seed});
     model.add(layers::Input({size, size, 3}));
     if (p.flags.count("augment")) {
-#ifdef LUMEN_TOOL_AUGMENT
         model.add(layers::RandomFlip("horizontal"));
         model.add(layers::RandomRotation(0.1));
         model.add(layers::RandomZoom(0.1));
-#else
-        throw UsageError("flag --augment: the augmentation layers are not in this build of lumen yet");
-#endif
     }
     model.add(layers::Rescaling(1.0 / 255));
     if (preset == "tiny") {
@@ -354,14 +348,34 @@ int predict(const std::vector<std::string>& argv) {
 }
 
 // ------------------------------------------------------------------------------------------------ summary
-const char* kSummaryHelp = "usage: lumen summary MODEL\nPrints the model's layers, output shapes and parameters.\n";
+const char* kSummaryHelp =
+    "usage: lumen summary MODEL [flags]\n"
+    "Prints the model's layers, output shapes and parameters.\n\n"
+    "  --filters PNG        draw the first Conv2D layer's filters\n"
+    "  --feature-maps PNG   draw the feature maps of every Conv2D layer for --image\n"
+    "  --image IMAGE        the image whose feature maps are drawn\n";
 
 int summary(const std::vector<std::string>& argv) {
-    const Parsed p = parse(argv, {{"help", false}});
+    const Parsed p = parse(argv, {{"help", false}, {"filters", true}, {"feature-maps", true}, {"image", true}});
     if (p.flags.count("help")) return std::cout << kSummaryHelp, 0;
     if (p.positional.size() != 1) throw UsageError("summary needs exactly one MODEL");
     require_file(p.positional[0], "MODEL");
-    load_model<float>(p.positional[0]).summary();
+    auto model = load_model<float>(p.positional[0]);
+    model.summary();
+    if (const auto png = flag_str(p, "filters", ""); !png.empty()) {
+        viz::plot_conv_filters(model, png);
+        std::cout << "Wrote " << png << "\n";
+    }
+    if (const auto png = flag_str(p, "feature-maps", ""); !png.empty()) {
+        const fs::path image = flag_str(p, "image", "");
+        if (image.empty()) throw UsageError("flag --feature-maps needs --image IMAGE");
+        require_file(image, "IMAGE");
+        const Shape in = *model.input_shape();
+        const auto img = data::load_img(image, {.color_mode = in[2] == 1 ? "grayscale" : "rgb",
+                                                .target_size = {in[0], in[1]}, .interpolation = "bilinear"});
+        viz::plot_feature_maps(model, data::img_to_array<float>(img).reshaped(Shape{1, in[0], in[1], in[2]}), png);
+        std::cout << "Wrote " << png << "\n";
+    }
     return 0;
 }
 
