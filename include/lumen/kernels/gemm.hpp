@@ -1,4 +1,5 @@
-// Matrix products on row-major buffers, through Eigen maps (no copies).
+// Matrix products on row-major buffers: Eigen maps (no copies), or for the thin float shapes of convolution
+// where it measurably wins, lumen's AVX-512 micro-kernel (gemm_avx512.hpp).
 //
 // Every matrix is row-major with a leading dimension (the distance between rows), so a tile of a larger
 // matrix can be passed without copying. `accumulate` chooses C += ... over C = ....
@@ -7,12 +8,17 @@
 //   gemm_nt: C(M, N) (+)= A(M, K)   * B(N, K)^T     dcols = dZ * W^T
 // Eigen's product is blocked and vectorised (AVX2/AVX-512 with -march=native). Called inside a lumen
 // OpenMP region it runs single-threaded (Eigen does not nest its own threads in a parallel region), which is
-// what the convolution wants: lumen parallelises over tiles, each thread runs its own products.
+// what the convolution wants: lumen parallelises over tiles, each thread runs its own products. The packed
+// kernel is always single-threaded.
+// Which shapes take the packed kernel was decided by bench/bench_gemm.cpp (bench/README.md, "Packed GEMM").
+// Defining LUMEN_NO_PACKED_GEMM keeps every product on Eigen (used to measure one against the other).
 #pragma once
 
 #include <Eigen/Core>
+#include <type_traits>
 
 #include "lumen/core/shape.hpp"
+#include "lumen/kernels/gemm_avx512.hpp"
 
 namespace lumen::kernels {
 
@@ -34,6 +40,8 @@ inline MatMap<T> map(T* p, index_t rows, index_t cols, index_t ld) {
 }
 }  // namespace detail
 
+// The plain Eigen products, for every scalar type and shape.
+namespace eigen {
 template <class T>
 inline void gemm_nn(index_t M, index_t N, index_t K, const T* A, index_t lda, const T* B, index_t ldb, T* C,
                     index_t ldc, bool accumulate) {
@@ -62,6 +70,51 @@ inline void gemm_nt(index_t M, index_t N, index_t K, const T* A, index_t lda, co
         c.noalias() += detail::cmap(A, M, K, lda) * detail::cmap(B, N, K, ldb).transpose();
     else
         c.noalias() = detail::cmap(A, M, K, lda) * detail::cmap(B, N, K, ldb).transpose();
+}
+}  // namespace eigen
+
+// True when this build has the packed kernel (float, AVX-512, not opted out).
+inline constexpr bool packed_gemm_available =
+#if defined(__AVX512F__) && !defined(LUMEN_NO_PACKED_GEMM)
+    true;
+#else
+    false;
+#endif
+
+// Shapes where the packed kernel beat Eigen (bench/README.md, "Packed GEMM"); sizes in the argument order of
+// each product.
+inline bool packed_gemm_wins_nn(index_t M, index_t N, index_t K) { return M > 0 && K > 0 && N > 0 && N <= 64; }
+inline bool packed_gemm_wins_tn(index_t M, index_t N, index_t K) { return M > 0 && K > 0 && N > 0 && N <= 64; }
+inline bool packed_gemm_wins_nt(index_t M, index_t N, index_t K) { return M > 0 && N > 0 && K > 0 && K <= 64; }
+
+template <class T>
+inline void gemm_nn(index_t M, index_t N, index_t K, const T* A, index_t lda, const T* B, index_t ldb, T* C,
+                    index_t ldc, bool accumulate) {
+#if defined(__AVX512F__) && !defined(LUMEN_NO_PACKED_GEMM)
+    if constexpr (std::is_same_v<T, float>)
+        if (packed_gemm_wins_nn(M, N, K)) return avx512::gemm_nn(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+#endif
+    eigen::gemm_nn(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+}
+
+template <class T>
+inline void gemm_tn(index_t M, index_t N, index_t K, const T* A, index_t lda, const T* B, index_t ldb, T* C,
+                    index_t ldc, bool accumulate) {
+#if defined(__AVX512F__) && !defined(LUMEN_NO_PACKED_GEMM)
+    if constexpr (std::is_same_v<T, float>)
+        if (packed_gemm_wins_tn(M, N, K)) return avx512::gemm_tn(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+#endif
+    eigen::gemm_tn(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+}
+
+template <class T>
+inline void gemm_nt(index_t M, index_t N, index_t K, const T* A, index_t lda, const T* B, index_t ldb, T* C,
+                    index_t ldc, bool accumulate) {
+#if defined(__AVX512F__) && !defined(LUMEN_NO_PACKED_GEMM)
+    if constexpr (std::is_same_v<T, float>)
+        if (packed_gemm_wins_nt(M, N, K)) return avx512::gemm_nt(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+#endif
+    eigen::gemm_nt(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 }
 
 }  // namespace lumen::kernels
