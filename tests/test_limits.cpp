@@ -35,6 +35,7 @@
 #include "lumen/model/Sequential.hpp"
 #include "lumen/model/model_file.hpp"
 #include "lumen/optimizers/SGD.hpp"
+#include "support/golden.hpp"
 
 namespace fs = std::filesystem;
 using namespace lumen;
@@ -354,6 +355,42 @@ TEST_CASE("image_dataset_from_directory honours cache_bytes; the budget changes 
     const auto [none, none_used] = run(0, 2);
     CHECK(none_used == 0);
     CHECK(none == full);
+}
+
+TEST_CASE("image_dataset_from_directory_both shares one cache_bytes budget between its two subsets",
+          "[limits][cache]") {
+    const fs::path d = temp_dir("both");
+    for (int i = 0; i < 12; ++i) {
+        std::ostringstream name;
+        name << "f" << i << ".png";
+        write_png(d / (i % 2 ? "a" : "b") / name.str(), 10, 14, 20 * i);
+    }
+    const std::size_t per = 6 * 6 * 3, budget = 20 * per;  // more than all 12 images: the split is what matters
+    auto [train, val] = data::image_dataset_from_directory_both<float>(
+        d, {.batch_size = 4, .image_size = {6, 6}, .seed = 3, .validation_split = 0.25, .cache_bytes = budget,
+            .workers = 2, .verbose = false});
+    for (auto* ds : {train.get(), val.get()})
+        for (index_t b = 0; b < ds->num_batches(); ++b) ds->batch(b);
+    CHECK(train->cache().budget() + val->cache().budget() <= budget);
+    CHECK(train->cache().bytes_used() + val->cache().bytes_used() == 12 * per);  // all fit within their shares
+}
+
+// Manual measurement for docs/reliability.md (hidden): one pass over the flowers at 180x180 with the cache budget
+// given in MiB by LUMEN_CACHE_MB (default 64); run under /usr/bin/time -v to read the peak resident memory.
+TEST_CASE("flowers pass with a cache budget (peak-memory measurement)", "[.][memory]") {
+    const fs::path dir = lumen::test::shared_dir() / "data" / "flower_photos";
+    if (!fs::exists(dir)) {
+        WARN("SKIPPED: " << dir << " not found");
+        return;
+    }
+    const char* env = std::getenv("LUMEN_CACHE_MB");
+    const std::size_t budget = std::size_t(env ? std::atol(env) : 64) << 20;
+    auto ds = data::image_dataset_from_directory(
+        dir, {.image_size = {180, 180}, .seed = 123, .cache_bytes = budget, .workers = 2, .verbose = false});
+    for (index_t b = 0; b < ds.num_batches(); ++b) ds.batch(b);
+    WARN("cache budget " << (budget >> 20) << " MiB: " << (ds.cache().bytes_used() >> 20) << " MiB used, "
+                         << ds.cache().decodes() << " decodes for " << ds.num_samples() << " files");
+    CHECK(ds.cache().bytes_used() <= budget);
 }
 
 // ------------------------------------------------------------------------------------------------ out of memory

@@ -240,7 +240,9 @@ std::vector<typename DirectoryDataset<T>::Subset> image_dataset_subsets(const st
         std::vector<std::filesystem::path> sub(paths.begin() + b, paths.begin() + e);
         ImageLoadSpec spec{channels, o.image_size[0], o.image_size[1], method, /*antialias=*/false,
                            o.crop_to_aspect_ratio, o.limits};
-        auto cache = std::make_shared<ImageCache>(sub, spec, o.cache_bytes);
+        // cache_bytes bounds the whole call: with subset "both" each subset gets its share by file count.
+        const auto share = std::size_t(double(o.cache_bytes) * double(e - b) / double(N));
+        auto cache = std::make_shared<ImageCache>(sub, spec, ranges.size() == 1 ? o.cache_bytes : share);
         const std::vector<char> ok = scan_files(*cache, o.strict, who);
         typename DirectoryDataset<T>::Subset s;
         s.cache = cache;
