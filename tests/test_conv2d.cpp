@@ -169,6 +169,11 @@ TEST_CASE("Conv2D rejects bad arguments with a message naming layer, argument an
                       Contains("dilation_rate") && Contains("strides"));
     CHECK_THROWS_WITH(Conv2D<float>(4, 3, {.padding = "SAME"}), Contains("padding") && Contains("SAME"));
     CHECK_THROWS_WITH(Conv2D<float>(4, 3, {.activation = "rellu"}), Contains("rellu"));
+    CHECK_THROWS_WITH(Conv2D<float>(4, 3, {.kernel_initializer = "glorot_uniformm"}),
+                      Contains("kernel_initializer") && Contains("glorot_uniformm"));
+    CHECK_THROWS_WITH(Conv2D<float>(4, 3, {.bias_initializer = "zeroes"}), Contains("bias_initializer"));
+    CHECK_THROWS_WITH(Conv2D<float>(4, 3, {.kernel_regularizer = regularizers::l2(-1.0)}),
+                      Contains("kernel_regularizer"));
 
     Conv2D<float> big(4, 5, {.name = "conv2d_3"});
     CHECK_THROWS_WITH(big.build(Shape{4, 9, 3}), Contains("conv2d_3") && Contains("valid") && Contains("height"));

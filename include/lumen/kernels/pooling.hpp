@@ -61,6 +61,18 @@ inline void max_pool2d_backward(const ConvGeometry& g, const T* dy, const index_
         for (index_t i = n * per_image; i < (n + 1) * per_image; ++i) dx[argmax[i]] += dy[i];
 }
 
+// dx (N, H, W, C) = dy scattered to the winners (zero elsewhere): max_pool2d_backward on an uninitialised dx.
+// Each thread clears its own images just before scattering into them, so dx is touched once, in cache.
+template <class T>
+inline void max_pool2d_backward_set(const ConvGeometry& g, const T* dy, const index_t* argmax, T* dx) {
+    const index_t per_image = g.oh * g.ow * g.c, image = g.h * g.w * g.c;
+#pragma omp parallel for num_threads(detail::pool_threads(g.n * image)) schedule(static)
+    for (index_t n = 0; n < g.n; ++n) {
+        std::fill(dx + n * image, dx + (n + 1) * image, T(0));
+        for (index_t i = n * per_image; i < (n + 1) * per_image; ++i) dx[argmax[i]] += dy[i];
+    }
+}
+
 // y (N, OH, OW, C) = mean over the real (non-padding) cells of each window of x (N, H, W, C).
 template <class T>
 inline void average_pool2d_forward(const ConvGeometry& g, const T* x, T* y) {

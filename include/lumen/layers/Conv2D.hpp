@@ -71,6 +71,11 @@ public:
         padding_ = kernels::padding_from_name(options_.padding, at);
         activation_ = kernels::activation_from_name(options_.activation, at);
         options_.activation = kernels::activation_name(activation_);
+        options_.kernel_initializer.validate(at, "kernel_initializer");
+        options_.bias_initializer.validate(at, "bias_initializer");
+        require(options_.kernel_regularizer.l1 >= 0 && options_.kernel_regularizer.l2 >= 0, at,
+                ": kernel_regularizer factors must be >= 0, got l1=", options_.kernel_regularizer.l1,
+                " l2=", options_.kernel_regularizer.l2);
     }
 
     [[nodiscard]] std::string class_name() const override { return "Conv2D"; }
@@ -80,12 +85,12 @@ public:
         this->check_input(x);
         const kernels::ConvGeometry g = geometry(x.dim(0));
         const index_t M = g.rows(), K = g.patch(), F = filters_;
-        Tensor<T> y(Shape{g.n, g.oh, g.ow, F});
+        Tensor<T> y(Shape{g.n, g.oh, g.ow, F}, uninitialized);  // every tile is written by its product
         // What backward needs of the activation: its output y, or for gelu/swish its input z. Either is kept
         // by copying each tile while it is in cache, into storage reused from call to call.
         T* keep = nullptr;
         if (activation_ != kernels::ActivationFn::linear) {
-            y_.resize(y.shape());
+            y_.resize_uninitialized(y.shape());
             keep = y_.data();
         }
         const bool pointwise = g.is_pointwise();
@@ -106,7 +111,7 @@ public:
             kernels::gemm_nn(rows, F, K, a, K, w, F, yt, F, false);  // Z = cols * W
             finish_tile(yt, keep ? keep + r0 * F : nullptr, rows);   // Y = act(Z + b)
         }
-        x_.resize(x.shape());
+        x_.resize_uninitialized(x.shape());
         std::copy(x.begin(), x.end(), x_.begin());
         return y;
     }
@@ -117,7 +122,10 @@ public:
         this->check_grad(dy, x_.dim(0));
         const kernels::ConvGeometry g = geometry(x_.dim(0));
         const index_t K = g.patch(), F = filters_, pixels = g.oh * g.ow;
-        Tensor<T> dx(x_.shape());
+        // dx is cleared image by image by the thread that accumulates into it, while that image is in cache
+        // (col2im adds); a 1x1 convolution writes its dx rows outright.
+        Tensor<T> dx(x_.shape(), uninitialized);
+        const index_t image_size = g.h * g.w * g.c;
         const bool pointwise = g.is_pointwise(), linear = activation_ == kernels::ActivationFn::linear;
         const index_t tile = std::min(tile_rows(K), pixels);
         const int threads = num_threads();
@@ -135,6 +143,7 @@ public:
             T* db = dw + K * F;
 #pragma omp for schedule(static)
             for (index_t n = 0; n < g.n; ++n) {
+                if (!pointwise) std::fill(dx.data() + n * image_size, dx.data() + (n + 1) * image_size, T(0));
                 for (index_t r0 = n * pixels; r0 < (n + 1) * pixels; r0 += tile) {
                     const index_t rows = std::min(tile, (n + 1) * pixels - r0);
                     const T* dz = dy.data() + r0 * F;

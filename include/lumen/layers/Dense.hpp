@@ -54,7 +54,7 @@ public:
     Tensor<T> forward(const Tensor<T>& x, bool /*training*/) override {
         this->check_input(x);
         const index_t n = x.dim(0), in = x.dim(1);
-        Tensor<T> y(Shape{n, units_});
+        Tensor<T> y(Shape{n, units_}, uninitialized);
         auto Y = y.matrix(n, units_);
         Y.noalias() = x.matrix(n, in) * kernel_.value.matrix(in, units_);
         if (options_.use_bias) Y.rowwise() += bias_.value.matrix(1, units_).row(0);
@@ -76,7 +76,7 @@ public:
         const auto dZ = static_cast<const Tensor<T>&>(dz).matrix(n, units_);
         kernel_.grad.matrix(in, units_).noalias() += x_.matrix(n, in).transpose() * dZ;
         if (options_.use_bias) bias_.grad.matrix(1, units_).noalias() += dZ.colwise().sum();
-        Tensor<T> dx(Shape{n, in});
+        Tensor<T> dx(Shape{n, in}, uninitialized);
         dx.matrix(n, in).noalias() = dZ * kernel_.value.matrix(in, units_).transpose();
         return dx;
     }

@@ -48,7 +48,7 @@ public:
     Tensor<T> forward(const Tensor<T>& x, bool /*training*/) override {
         this->check_input(x);
         geometry_ = geometry(x.dim(0), this->input_shape());
-        Tensor<T> y(Shape{geometry_.n, geometry_.oh, geometry_.ow, geometry_.c});
+        Tensor<T> y(Shape{geometry_.n, geometry_.oh, geometry_.ow, geometry_.c}, uninitialized);
         argmax_.resize(static_cast<std::size_t>(y.size()));
         kernels::max_pool2d_forward(geometry_, x.data(), y.data(), argmax_.data());
         return y;
@@ -58,8 +58,8 @@ public:
     Tensor<T> backward(const Tensor<T>& dy) override {
         require(!argmax_.empty(), this->where(), ": backward() called before forward()");
         this->check_grad(dy, geometry_.n);
-        Tensor<T> dx(this->input_shape().with_batch(geometry_.n));
-        kernels::max_pool2d_backward(geometry_, dy.data(), argmax_.data(), dx.data());
+        Tensor<T> dx(this->input_shape().with_batch(geometry_.n), uninitialized);  // cleared by the kernel
+        kernels::max_pool2d_backward_set(geometry_, dy.data(), argmax_.data(), dx.data());
         return dx;
     }
 

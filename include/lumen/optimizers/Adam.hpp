@@ -8,10 +8,12 @@
 // differs from PyTorch's w -= lr * m_hat / (sqrt(v_hat) + eps) when gradients are tiny.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
 
+#include "lumen/core/threads.hpp"
 #include "lumen/optimizers/optimizer.hpp"
 
 namespace lumen::optimizers {
@@ -64,17 +66,38 @@ protected:
         const T one_minus_b1 = static_cast<T>(1 - beta_1_);
         const T one_minus_b2 = static_cast<T>(1 - beta_2_);
         const T eps = static_cast<T>(epsilon_);
-        auto m = slots[0].array();
-        auto v = slots[1].array();
-        const auto gr = g.array();
-        m += (gr - m) * one_minus_b1;
-        v += (gr.square() - v) * one_minus_b2;
-        if (amsgrad_) {
-            auto v_hat = slots[2].array();
-            v_hat = v_hat.max(v);
-            w.array() -= alpha * m / (v_hat.sqrt() + eps);
-        } else {
-            w.array() -= alpha * m / (v.sqrt() + eps);
+        // One fused pass over (g, m, v, w): each element is read and written once, instead of one Eigen sweep
+        // per formula line (cats_dogs' 66M-weight kernel is memory-bound here). Split across threads for large
+        // weights; elements are independent, so the result does not depend on the thread count.
+        const index_t n = w.size();
+        T* m = slots[0].data();
+        T* v = slots[1].data();
+        T* wp = w.data();
+        const T* gp = g.data();
+        T* vh = amsgrad_ ? slots[2].data() : nullptr;
+        const int threads = n >= kParallelFrom ? num_threads() : 1;
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (index_t b = 0; b < n; b += kBlock) {
+            const index_t e = std::min(n, b + kBlock);
+            if (vh) {
+                for (index_t i = b; i < e; ++i) {
+                    const T gi = gp[i];
+                    m[i] += (gi - m[i]) * one_minus_b1;
+                    v[i] += (gi * gi - v[i]) * one_minus_b2;
+                    vh[i] = std::max(vh[i], v[i]);
+                    wp[i] -= alpha * m[i] / (std::sqrt(vh[i]) + eps);
+                }
+            } else {
+#pragma omp simd
+                for (index_t i = b; i < e; ++i) {
+                    const T gi = gp[i];
+                    const T mi = m[i] + (gi - m[i]) * one_minus_b1;
+                    const T vi = v[i] + (gi * gi - v[i]) * one_minus_b2;
+                    m[i] = mi;
+                    v[i] = vi;
+                    wp[i] -= alpha * mi / (std::sqrt(vi) + eps);
+                }
+            }
         }
     }
     [[nodiscard]] Config own_config() const override {
@@ -85,6 +108,9 @@ protected:
     }
 
 private:
+    static constexpr index_t kBlock = 4096;             // elements per scheduled block
+    static constexpr index_t kParallelFrom = 1 << 16;   // below this, one thread is faster
+
     std::string who_;
     double beta_1_, beta_2_, epsilon_;
     bool amsgrad_;
