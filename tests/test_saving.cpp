@@ -119,6 +119,25 @@ TEST_CASE("training resumed from a checkpoint gives the same losses as an uninte
     fs::remove_all(dir);
 }
 
+TEST_CASE("a model saved after compile() but before any step loads and trains like the original", "[saving][resume]") {
+    // Regression (found by the crash-safety kill test): the optimizer has no slots before its first step, and
+    // load_model refused such a file ("the optimizer state holds 0 slots but Adam has 12").
+    const fs::path dir = temp_dir();
+    auto [x, y] = toy_data(32);
+    Sequential<float> m = small_cnn();
+    m.compile(optimizers::Adam<float>({.learning_rate = 0.01}),
+              losses::SparseCategoricalCrossentropy<float>({.from_logits = true}));
+    const std::string path = (dir / "fresh.lumen").string();
+    m.save(path);
+    Sequential<float> loaded = load_model<float>(path);
+    REQUIRE(loaded.compiled());
+    CHECK(loaded.optimizer()->iterations() == 0);
+    const auto a = m.fit(x, y, {.batch_size = 16, .epochs = 2, .verbose = 0});
+    const auto b = loaded.fit(x, y, {.batch_size = 16, .epochs = 2, .verbose = 0});
+    CHECK(a["loss"] == b["loss"]);
+    fs::remove_all(dir);
+}
+
 TEST_CASE("a killed save leaves the previous file loadable", "[saving][atomic]") {
     const fs::path dir = temp_dir();
     Sequential<float> model = small_cnn();

@@ -583,6 +583,9 @@ public:
         require_compiled("restore_optimizer_state");
         optimizer_->build(trainable_weights());
         auto mine = optimizer_->slots();
+        // A model saved after compile() but before its first step: the optimizer had not made its slots yet,
+        // and fresh ones (zeros) are exactly that state.
+        if (slots.empty() && iterations == 0) return optimizer_->set_iterations(0);
         require(mine.size() == slots.size(), where, ": the optimizer state holds ", slots.size(), " slots but ",
                 optimizer_->name(), " has ", mine.size(), " for this model");
         for (std::size_t i = 0; i < slots.size(); ++i) {
