@@ -22,6 +22,7 @@
 
 #include "lumen/layers/Activation.hpp"
 #include "lumen/layers/AveragePooling2D.hpp"
+#include "lumen/layers/BaseImageAugmentationLayer.hpp"
 #include "lumen/layers/BatchNormalization.hpp"
 #include "lumen/layers/Conv2D.hpp"
 #include "lumen/layers/Dense.hpp"
@@ -31,7 +32,14 @@
 #include "lumen/layers/GlobalMaxPooling2D.hpp"
 #include "lumen/layers/Input.hpp"
 #include "lumen/layers/MaxPooling2D.hpp"
+#include "lumen/layers/RandomBrightness.hpp"
+#include "lumen/layers/RandomContrast.hpp"
+#include "lumen/layers/RandomFlip.hpp"
+#include "lumen/layers/RandomRotation.hpp"
+#include "lumen/layers/RandomTranslation.hpp"
+#include "lumen/layers/RandomZoom.hpp"
 #include "lumen/layers/Rescaling.hpp"
+#include "lumen/layers/Resizing.hpp"
 #include "lumen/layers/ZeroPadding2D.hpp"
 #include "lumen/layers/initializers.hpp"
 #include "lumen/layers/layer.hpp"
@@ -101,8 +109,8 @@
 
 #include "lumen/viz/Canvas.hpp"
 #include "lumen/viz/confusion_matrix.hpp"
+#include "lumen/viz/conv_filters.hpp"
 #include "lumen/viz/font.hpp"
 #include "lumen/viz/image_grid.hpp"
 #include "lumen/viz/painters.hpp"
 #include "lumen/viz/plot_history.hpp"
-

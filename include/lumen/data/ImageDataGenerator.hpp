@@ -1,8 +1,9 @@
 // ImageDataGenerator — Keras' real-time augmentation, every parameter of spec §1, in Keras' order of operations.
 //
-//   data::ImageDataGenerator gen({.rescale = 1.0 / 255, .rotation_range = 40, .width_shift_range = 0.2,
-//                                 .height_shift_range = 0.2, .shear_range = 0.2, .zoom_range = 0.2,
-//                                 .horizontal_flip = true, .fill_mode = "nearest"});
+//   data::ImageDataGenerator gen({.rotation_range = 40, .width_shift_range = 0.2, .height_shift_range = 0.2,
+//                                 .shear_range = 0.2, .zoom_range = 0.2, .fill_mode = "nearest",
+//                                 .horizontal_flip = true, .rescale = 1.0 / 255});
+// (C++ designated initialisers must follow the declaration order of ImageDataGeneratorOptions below.)
 //   auto train = gen.flow_from_directory("cats_vs_dogs/train", {.target_size = {150, 150}, .class_mode = "binary"});
 //   model.fit(train, {.epochs = 100});
 //

@@ -20,7 +20,14 @@
 #include "lumen/layers/GlobalMaxPooling2D.hpp"
 #include "lumen/layers/Input.hpp"
 #include "lumen/layers/MaxPooling2D.hpp"
+#include "lumen/layers/RandomBrightness.hpp"
+#include "lumen/layers/RandomContrast.hpp"
+#include "lumen/layers/RandomFlip.hpp"
+#include "lumen/layers/RandomRotation.hpp"
+#include "lumen/layers/RandomTranslation.hpp"
+#include "lumen/layers/RandomZoom.hpp"
 #include "lumen/layers/Rescaling.hpp"
+#include "lumen/layers/Resizing.hpp"
 #include "lumen/layers/ZeroPadding2D.hpp"
 #include "lumen/layers/layer.hpp"
 
@@ -44,7 +51,14 @@ inline const std::map<std::string, LayerFactory<T>>& layer_registry() {
         {"GlobalMaxPooling2D", &layers::GlobalMaxPooling2D<T>::from_config},
         {"InputLayer", &layers::Input<T>::from_config},
         {"MaxPooling2D", &layers::MaxPooling2D<T>::from_config},
+        {"RandomBrightness", &layers::RandomBrightness<T>::from_config},
+        {"RandomContrast", &layers::RandomContrast<T>::from_config},
+        {"RandomFlip", &layers::RandomFlip<T>::from_config},
+        {"RandomRotation", &layers::RandomRotation<T>::from_config},
+        {"RandomTranslation", &layers::RandomTranslation<T>::from_config},
+        {"RandomZoom", &layers::RandomZoom<T>::from_config},
         {"Rescaling", &layers::Rescaling<T>::from_config},
+        {"Resizing", &layers::Resizing<T>::from_config},
         {"ZeroPadding2D", &layers::ZeroPadding2D<T>::from_config},
     };
     return table;
