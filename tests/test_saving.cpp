@@ -12,6 +12,13 @@
 #include "lumen/layers/Flatten.hpp"
 #include "lumen/layers/Input.hpp"
 #include "lumen/layers/MaxPooling2D.hpp"
+#include "lumen/layers/RandomBrightness.hpp"
+#include "lumen/layers/RandomContrast.hpp"
+#include "lumen/layers/RandomFlip.hpp"
+#include "lumen/layers/RandomRotation.hpp"
+#include "lumen/layers/RandomTranslation.hpp"
+#include "lumen/layers/RandomZoom.hpp"
+#include "lumen/layers/Resizing.hpp"
 #include "lumen/model/saving.hpp"
 #include "lumen/optimizers/Adam.hpp"
 
@@ -135,6 +142,31 @@ TEST_CASE("a model saved after compile() but before any step loads and trains li
     const auto a = m.fit(x, y, {.batch_size = 16, .epochs = 2, .verbose = 0});
     const auto b = loaded.fit(x, y, {.batch_size = 16, .epochs = 2, .verbose = 0});
     CHECK(a["loss"] == b["loss"]);
+    fs::remove_all(dir);
+}
+
+TEST_CASE("augmentation layers are saved with the model and are the identity at inference", "[saving][augment]") {
+    const fs::path dir = temp_dir();
+    Sequential<float> m({layers::Input<float>({12, 10, 3}), layers::Resizing<float>(8, 8),
+                         layers::RandomFlip<float>("horizontal"), layers::RandomRotation<float>(0.1),
+                         layers::RandomZoom<float>(0.2, {{-0.1, 0.3}}), layers::RandomTranslation<float>(0.1, 0.2),
+                         layers::RandomContrast<float>(0.3), layers::RandomBrightness<float>(0.2),
+                         layers::Flatten<float>(), layers::Dense<float>(2)},
+                        {.seed = 5});
+    Generator g(3);
+    Tensor<float> x(Shape{2, 12, 10, 3});
+    for (auto& v : x) v = float(g.uniform(0, 255));
+    const Tensor<float> before = m.predict(x, {.verbose = 0});
+    const std::string path = (dir / "augment.lumen").string();
+    m.save(path);
+    Sequential<float> loaded = load_model<float>(path);
+    REQUIRE(loaded.layers().size() == m.layers().size());
+    for (std::size_t i = 0; i < m.layers().size(); ++i) {
+        CHECK(loaded.layers()[i]->class_name() == m.layers()[i]->class_name());
+        CHECK(loaded.layers()[i]->get_config() == m.layers()[i]->get_config());
+    }
+    const Tensor<float> after = loaded.predict(x, {.verbose = 0});
+    CHECK(std::equal(before.begin(), before.end(), after.begin(), after.end()));
     fs::remove_all(dir);
 }
 
