@@ -70,6 +70,51 @@ void BM_ConvGemm(benchmark::State& state) {
         benchmark::Counter(2.0 * double(rows * K * F) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// Beyond the flowers model: every (K, F) of a 3x3 or 1x1 convolution on C = 1 .. 128 channels, F = 1 .. 128 filters,
+// to find where the packed kernel stops winning. Arguments /op/K/F/impl, same products and counter as above.
+void BM_GemmSweep(benchmark::State& state) {
+    const int op = static_cast<int>(state.range(0));
+    const index_t K = state.range(1), F = state.range(2);
+    const bool packed = state.range(3) == 1;
+    if (packed && !kernels::packed_gemm_available) {
+        state.SkipWithError("no AVX-512 in this build");
+        return;
+    }
+    set_num_threads(1);
+    const index_t rows = tile_rows(K);
+    Generator g(6);
+    const std::vector<float> cols = random_vector(rows * K, g), dz = random_vector(rows * F, g),
+                             w = random_vector(K * F, g);
+    std::vector<float> c(static_cast<std::size_t>(rows * std::max(K, F)));
+    float* C = c.data();
+    for (auto _ : state) {
+#if defined(__AVX512F__)
+        if (packed) {
+            if (op == 0) kernels::avx512::gemm_nn(rows, F, K, cols.data(), K, w.data(), F, C, F, false);
+            if (op == 1) kernels::avx512::gemm_tn(K, F, rows, cols.data(), K, dz.data(), F, C, F, true);
+            if (op == 2) kernels::avx512::gemm_nt(rows, K, F, dz.data(), F, w.data(), F, C, K, false);
+        }
+#endif
+        if (!packed) {
+            if (op == 0) kernels::eigen::gemm_nn(rows, F, K, cols.data(), K, w.data(), F, C, F, false);
+            if (op == 1) kernels::eigen::gemm_tn(K, F, rows, cols.data(), K, dz.data(), F, C, F, true);
+            if (op == 2) kernels::eigen::gemm_nt(rows, K, F, dz.data(), F, w.data(), F, C, K, false);
+        }
+        benchmark::DoNotOptimize(C);
+        benchmark::ClobberMemory();
+    }
+    state.counters["GFLOP/s"] =
+        benchmark::Counter(2.0 * double(rows * K * F) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void sweep_args(benchmark::internal::Benchmark* b) {
+    for (int op = 0; op < 3; ++op)
+        for (index_t K : {3, 9, 16, 27, 64, 144, 288, 576, 1152})
+            for (index_t F : {1, 3, 8, 16, 24, 32, 48, 64, 96, 128})
+                for (int impl = 0; impl < 2; ++impl) b->Args({op, K, F, impl});
+    b->ArgNames({"op", "K", "F", "impl"})->Unit(benchmark::kMicrosecond);
+}
+
 void conv_gemm_args(benchmark::internal::Benchmark* b) {
     for (int layer = 0; layer < 3; ++layer)
         for (int op = 0; op < 3; ++op)
@@ -80,3 +125,4 @@ void conv_gemm_args(benchmark::internal::Benchmark* b) {
 }  // namespace
 
 BENCHMARK(BM_ConvGemm)->Apply(conv_gemm_args);
+BENCHMARK(BM_GemmSweep)->Apply(sweep_args);

@@ -137,6 +137,9 @@ TEST_CASE("the convolution shapes take the packed kernel; other shapes and types
         CHECK(kernels::packed_gemm_wins_tn(K, F, rows));
         CHECK(kernels::packed_gemm_wins_nt(rows, K, F));
     }
+    CHECK_FALSE(kernels::packed_gemm_wins_nn(4096, 1, 288));  // one filter: 15 of 16 lanes idle, Eigen's GEMV wins
+    CHECK_FALSE(kernels::packed_gemm_wins_tn(288, 3, 4096));
+    CHECK_FALSE(kernels::packed_gemm_wins_nt(455, 3, 128));
     CHECK_FALSE(kernels::packed_gemm_wins_nn(0, 16, 27));  // empty products never reach the kernel
     CHECK_FALSE(kernels::packed_gemm_wins_nt(100, 27, 0));
 

@@ -81,11 +81,19 @@ inline constexpr bool packed_gemm_available =
     false;
 #endif
 
-// Shapes where the packed kernel beat Eigen (bench/README.md, "Packed GEMM"); sizes in the argument order of
-// each product.
-inline bool packed_gemm_wins_nn(index_t M, index_t N, index_t K) { return M > 0 && K > 0 && N > 0 && N <= 64; }
-inline bool packed_gemm_wins_tn(index_t M, index_t N, index_t K) { return M > 0 && K > 0 && N > 0 && N <= 64; }
-inline bool packed_gemm_wins_nt(index_t M, index_t N, index_t K) { return M > 0 && N > 0 && K > 0 && K <= 64; }
+// Where the packed kernel beat Eigen on one thread in bench_gemm's sweep (1.1-6x; a tie for 24 columns with
+// K >= 576; bench/README.md, "Packed GEMM"); sizes in each product's own argument order, tile-sized M (256..4096 rows).
+// It loses where one 16-wide vector is mostly masked lanes (1..8 columns against a long inner dimension) and was not
+// measured beyond 128 columns, so those stay on Eigen. nn (forward): N = filters, K = patch size.
+inline bool packed_gemm_wins_nn(index_t M, index_t N, index_t K) {
+    return M > 0 && K > 0 && (N >= 16 ? N <= 128 : N >= 3 && K <= 32);
+}
+// tn (dW): M = patch size, N = filters, K = rows of the tile.
+inline bool packed_gemm_wins_tn(index_t M, index_t N, index_t K) { return M > 0 && K > 0 && N >= 8 && N <= 128; }
+// nt (dcols): N = patch size, K = filters (one packed panel of B^T holds 128).
+inline bool packed_gemm_wins_nt(index_t M, index_t N, index_t K) {
+    return M > 0 && N > 0 && K > 0 && (K <= 64 || (K <= 128 && N >= 8));
+}
 
 template <class T>
 inline void gemm_nn(index_t M, index_t N, index_t K, const T* A, index_t lda, const T* B, index_t ldb, T* C,
