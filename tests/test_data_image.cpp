@@ -176,6 +176,16 @@ TEST_CASE("aspect crop follows Keras' integer arithmetic", "[data][image][resize
     CHECK(c.height == 3);
     CHECK(c.width == 5);
     CHECK(c.top == 2);
+    // fuzz_image finding: a 5x7 image cropped for a 64x1 target gave a 0-wide crop (W*h/w = 5/64), and
+    // resize_image then indexed the empty crop. The crop keeps at least one pixel each way.
+    const auto d = kernels::aspect_crop(5, 7, 64, 1);
+    CHECK(d.height == 5);
+    CHECK(d.width == 1);
+    CHECK(d.left == 3);
+    const Image tall = data::resize_image(pattern(5, 7, 4), 64, 1, kernels::Interpolation::area, true, /*crop=*/true);
+    CHECK(tall.height == 64);
+    CHECK(tall.width == 1);
+    CHECK(tall.pixels.size() == 64 * 4);
 }
 
 TEST_CASE("load_img, img_to_array, array_to_img and save_img round trip", "[data][image]") {

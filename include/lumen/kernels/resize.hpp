@@ -161,13 +161,14 @@ void resize_image_adjoint(const T* dy, index_t h, index_t w, index_t C, T* dx, i
 }
 
 // The centred crop with the target's aspect ratio (Keras' smart_resize / keep_aspect_ratio):
-// crop_h = min(H, W*h/w), crop_w = min(W, H*w/h), integer division, centred with integer offsets.
+// crop_h = min(H, W*h/w), crop_w = min(W, H*w/h), integer division, centred with integer offsets; at least one
+// pixel each way (a 7-wide image cropped for a 64x1 target would otherwise be 0 wide, and resizing nothing is UB).
 struct CropBox {
     index_t top, left, height, width;
 };
 inline CropBox aspect_crop(index_t H, index_t W, index_t h, index_t w) {
-    const index_t ch = std::min(H, W * h / w);
-    const index_t cw = std::min(W, H * w / h);
+    const index_t ch = std::min(H, std::max<index_t>(1, W * h / w));
+    const index_t cw = std::min(W, std::max<index_t>(1, H * w / h));
     return {(H - ch) / 2, (W - cw) / 2, ch, cw};
 }
 
