@@ -118,7 +118,8 @@ int main(int argc, char** argv) {
             std::printf("  test image %ld: %-11s with %5.2f%% confidence (truth: %s)\n", long(i), names[best],
                         100 * p[best], names[std::size_t(d.y_test[i])]);
             shown.push_back(data::array_to_img(d.x_test.slice(i, i + 1).reshaped(Shape{28, 28, 1}), false));
-            captions.push_back(std::string(names[best]) + (best == std::size_t(d.y_test[i]) ? "" : " (x)"));
+            captions.push_back(std::string(names[best]) + " " + std::to_string(int(std::lround(100 * p[best]))) + "%" +
+                               (best == std::size_t(d.y_test[i]) ? "" : " (x)"));
         }
         const auto grid_path = examples::beside(args.out, "_predictions.png");
         viz::save_image_grid(shown, grid_path, {.columns = 4, .scale = 5, .captions = captions});
