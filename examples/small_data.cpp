@@ -6,7 +6,7 @@
 // (rescale 1/255, then featurewise centre and std from gen.fit on the training images), so augmentation is the
 // only difference. Prints both validation accuracies side by side.
 //
-//   ./small_data --epochs 60 --threads 2 --out small_data.lumen
+//   ./small_data --epochs 120 --threads 2 --out small_data.lumen
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -70,7 +70,7 @@ void add_layers(Sequential<float>& model) {
 
 int main(int argc, char** argv) {
     examples::Args defaults;
-    defaults.epochs = 60;
+    defaults.epochs = 120;
     defaults.batch_size = 16;
     defaults.seed = 123;
     defaults.out = "small_data.lumen";

@@ -9,7 +9,7 @@
 //      compile again with a low learning rate and fine-tune.
 // Finally the same architecture is trained from scratch on the same subset for as many epochs.
 //
-//   ./transfer_learning --pretrain-epochs 6 --epochs 10 --fine-tune-epochs 10 --threads 2
+//   ./transfer_learning --pretrain-epochs 5 --epochs 10 --fine-tune-epochs 10 --threads 2
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -52,7 +52,9 @@ void add_base(Sequential<float>& m) {
     for (int b = 1; b <= 3; ++b) {
         const std::string p = "block" + std::to_string(b);
         m.add(layers::Conv2D(index_t(16) << b, 3, {.padding = "same", .activation = "relu", .name = p + "_conv"}));
-        m.add(layers::BatchNormalization({.name = p + "_bn"}));
+        // momentum 0.9, not Keras' 0.99: with a few hundred steps the 0.99 moving averages still lag the
+        // batch statistics so far that inference-mode accuracy stays near chance (measured: 0.27 vs 0.64).
+        m.add(layers::BatchNormalization({.momentum = 0.9, .name = p + "_bn"}));
         m.add(layers::MaxPooling2D(2, {.name = p + "_pool"}));
     }
     m.add(layers::GlobalAveragePooling2D({.name = "avg_pool"}));  // (None, 128)
@@ -129,9 +131,9 @@ int main(int argc, char** argv) {
         "Transfer learning: pretrain a conv base on one data set, reuse it frozen on a small subset of another.\n"
         "--data is the small data set (class sub-folders); --epochs trains the new head.",
         {{"pretrain-data", "(flower_photos)", "the data set the base is pretrained on"},
-         {"pretrain-epochs", "6", "epochs of pretraining"},
+         {"pretrain-epochs", "5", "epochs of pretraining"},
          {"pretrained", "(none)", "a saved base (weights file) to reuse instead of pretraining"},
-         {"fine-tune-epochs", "10", "epochs of fine-tuning after unfreezing"},
+         {"fine-tune-epochs", "(--epochs)", "epochs of fine-tuning after unfreezing"},
          {"fine-tune-lr", "0.0001", "learning rate of fine-tuning"},
          {"per-class", "100", "training images drawn per class of --data"},
          {"val-per-class", "200", "validation images drawn per class of --data (from the rest)"}});
@@ -145,7 +147,8 @@ int main(int argc, char** argv) {
         }
         return n;
     };
-    const int pretrain_epochs = int(number("pretrain-epochs", 1)), fine_tune_epochs = int(number("fine-tune-epochs", 0));
+    const int pretrain_epochs = int(number("pretrain-epochs", 1));
+    const int fine_tune_epochs = args.extra.at("fine-tune-epochs").front() == '(' ? args.epochs : int(number("fine-tune-epochs", 0));
     const double fine_tune_lr = number("fine-tune-lr", 0);
     const long per_class = long(number("per-class", 1)), val_per_class = long(number("val-per-class", 1));
     return examples::run([&] {
