@@ -81,6 +81,15 @@ inline std::string jpeg_structure_problem(const std::vector<std::uint8_t>& b) {
         if (pos + 2 > n) return "truncated JPEG (the data ends inside a segment header)";
         const std::size_t len = be16(&b[pos]);
         if (len < 2 || pos + len > n) return "truncated JPEG (a segment is longer than the remaining data)";
+        if (m == 0xC4) {  // DHT: stb (2.27) overflows its 256-symbol Huffman arrays on a table with more codes
+            for (std::size_t t = pos + 2; t + 17 <= pos + len;) {
+                std::size_t codes = 0;
+                for (std::size_t i = 1; i <= 16; ++i) codes += b[t + i];
+                if (codes > 256)
+                    return "corrupt JPEG (a Huffman table declares " + std::to_string(codes) + " codes; at most 256)";
+                t += 17 + codes;
+            }
+        }
         pos += len;
         if (m == 0xDA) {  // SOS: skip the entropy-coded data
             seen_scan = true;
