@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "lumen/core/error.hpp"
@@ -94,6 +95,11 @@ inline Args parse_args(int argc, char** argv, Args d, const std::string& what, c
         else bad("unknown flag \"" + flag + "\"");
     }
     if (d.threads > 0) lumen::set_num_threads(d.threads);
+    if (d.out.has_parent_path()) {  // --out runs/model.lumen: make runs/ so that saving does not fail at the end
+        std::error_code ec;
+        fs::create_directories(d.out.parent_path(), ec);
+        if (ec) bad("flag --out: cannot create the folder \"" + d.out.parent_path().string() + "\": " + ec.message());
+    }
     return d;
 }
 

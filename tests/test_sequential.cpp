@@ -220,6 +220,28 @@ TEST_CASE("frozen layers are counted as non-trainable and left untouched", "[seq
     CHECK_THAT(s, Catch::Contains("Non-trainable params: 40 (160.00 Byte)"));
 }
 
+TEST_CASE("training a head over a frozen base equals training it on the base's features", "[sequential][fit]") {
+    // fit() stops backward at the first layer with trainable weights; the head must not notice.
+    auto [x, y] = blobs(64, 19);
+    Sequential<float> whole({ToyDense<float>(8), ToyTanh<float>(), ToyDense<float>(1)}, {.input_shape = Shape{4}, .seed = 4});
+    whole.layers()[0]->set_trainable(false);
+    Sequential<float> base({ToyDense<float>(8), ToyTanh<float>()}, {.input_shape = Shape{4}});
+    base.set_weights({whole.layers()[0]->weights()[0]->value, whole.layers()[0]->weights()[1]->value});
+    const Tensor<float> features = base.predict(x, {.verbose = 0});
+    Sequential<float> head({ToyDense<float>(1)}, {.input_shape = Shape{8}});
+    head.set_weights({whole.layers()[2]->weights()[0]->value, whole.layers()[2]->weights()[1]->value});
+    whole.compile(optimizers::SGD<float>({.learning_rate = 0.1, .momentum = 0.9}),
+                  losses::BinaryCrossentropy<float>({.from_logits = true}));
+    head.compile(optimizers::SGD<float>({.learning_rate = 0.1, .momentum = 0.9}),
+                 losses::BinaryCrossentropy<float>({.from_logits = true}));
+    const auto a = whole.fit(x, y, {.batch_size = 16, .epochs = 3, .verbose = 0, .shuffle = false});
+    const auto b = head.fit(features, y, {.batch_size = 16, .epochs = 3, .verbose = 0, .shuffle = false});
+    CHECK(a["loss"] == b["loss"]);
+    const Tensor<float>& wa = whole.layers()[2]->weights()[0]->value;
+    const Tensor<float>& wb = head.layers()[0]->weights()[0]->value;
+    CHECK(std::equal(wa.begin(), wa.end(), wb.begin(), wb.end()));
+}
+
 TEST_CASE("L2 kernel_regularizer is added to the loss and its gradient", "[sequential][fit]") {
     auto [x, y] = blobs(8, 17);
     Sequential<double> model({ToyDense<double>(1, "", 0.5)}, {.input_shape = Shape{4}});

@@ -729,8 +729,15 @@ private:
         StepResult r;
         r.loss = from_logits ? from_logits->compute(y, logits, &grad, sample_weight)
                              : loss_->compute(y, y_pred, &grad, sample_weight);
+        // Backward stops at the first layer with trainable weights: nothing below it (a frozen base in transfer
+        // learning, the input image) needs a gradient, and skipping it makes training a new head cheap.
+        std::size_t first = n;
+        for (std::size_t i = 0; i < n && first == n; ++i)
+            if (layers_[i]->trainable())
+                for (auto* w : layers_[i]->weights())
+                    if (w->trainable) first = i;
         Tensor<T> g = std::move(grad);
-        for (std::size_t i = from_logits ? n - 1 : n; i-- > 0;) g = layer_backward(i, g);
+        for (std::size_t i = from_logits ? n - 1 : n; i-- > first;) g = layer_backward(i, g);
         const auto trainable = trainable_weights();
         r.loss += losses::apply_regularization(trainable) + losses::regularization_penalty(non_trainable_weights());
         r.loss_finite = std::isfinite(double(r.loss));
