@@ -176,6 +176,25 @@ TEST_CASE("plot_history SVG is well-formed text with one polyline per series") {
     CHECK(viz::xml_escape("a<b&\"c\">") == "a&lt;b&amp;&quot;c&quot;&gt;");
 }
 
+TEST_CASE("plot_history puts the legend in the corner where it hides the least of the curves") {
+    // A rising loss runs into the top-right corner, the default place of the loss legend; a falling one does not.
+    // Mirror images must show the same amount of curve, so the rising one's legend must have moved.
+    auto curve_pixels = [](bool rising) {
+        model::History h;
+        for (int e = 0; e < 8; ++e) {
+            const double v = rising ? 0.1 + 0.1 * e : 0.8 - 0.1 * e;
+            h.record(e, {{"loss", v}, {"val_loss", v + 0.02}});
+        }
+        const viz::Canvas c = viz::history_canvas(h, {.width = 800, .height = 300});
+        return std::pair{count_color(c.image(), viz::kBlue, 0, 800), count_color(c.image(), viz::kOrange, 0, 800)};
+    };
+    const auto [rise_blue, rise_orange] = curve_pixels(true);
+    const auto [fall_blue, fall_orange] = curve_pixels(false);
+    CHECK(rise_blue > 200);
+    CHECK(std::abs(double(rise_blue) - double(fall_blue)) <= 0.03 * double(fall_blue));
+    CHECK(std::abs(double(rise_orange) - double(fall_orange)) <= 0.03 * double(fall_orange));
+}
+
 TEST_CASE("plot_history errors name what is missing") {
     model::History empty;
     CHECK_THROWS_WITH(viz::history_canvas(empty), Catch::Contains("no \"loss\""));

@@ -134,7 +134,30 @@ void draw_chart(Painter& p, int x, int y, int w, int h, const std::string& title
     for (const auto& s : series) lw = std::max(lw, text_width(s.label, 2));
     lw += 56;
     const int lh = 12 + 24 * int(series.size());
-    const int lx = right - lw - 10, ly = legend_bottom ? bottom - lh - 10 : top + 10;
+    // The corner whose box covers the fewest samples of the curves (the preferred corner on a tie), so the
+    // legend hides as little data as possible.
+    auto covered = [&](int bx, int by) {
+        int hits = 0;
+        for (const auto& s : series)
+            for (std::size_t i = 0; i < s.values.size(); ++i) {
+                if (!std::isfinite(s.values[i])) continue;
+                const bool next = i + 1 < s.values.size() && std::isfinite(s.values[i + 1]);
+                for (int k = 0; k < (next ? 16 : 1); ++k) {  // points along the segment to the next epoch
+                    const double t = k / 16.0, e = double(i + 1) + t;
+                    const double v = next ? s.values[i] + t * (s.values[i + 1] - s.values[i]) : s.values[i];
+                    const int qx = px(e), qy = py(v);
+                    hits += qx >= bx - 4 && qx <= bx + lw + 4 && qy >= by - 4 && qy <= by + lh + 4;
+                }
+            }
+        return hits;
+    };
+    const int xr = right - lw - 10, xl = left + 10, yt_ = top + 10, yb = bottom - lh - 10;
+    const std::pair<int, int> corners[4] = {{xr, legend_bottom ? yb : yt_}, {xr, legend_bottom ? yt_ : yb},
+                                            {xl, legend_bottom ? yb : yt_}, {xl, legend_bottom ? yt_ : yb}};
+    int lx = corners[0].first, ly = corners[0].second, best = covered(lx, ly);
+    for (const auto& [cx, cy] : corners) {
+        if (const int c = covered(cx, cy); c < best) best = c, lx = cx, ly = cy;
+    }
     p.fill_rect(lx, ly, lw, lh, kWhite);
     p.rect(lx, ly, lw, lh, kGrey);
     for (std::size_t i = 0; i < series.size(); ++i) {
