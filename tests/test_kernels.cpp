@@ -1,6 +1,7 @@
 // Every fast convolution/pooling kernel against a plain loop written here, on random shapes, with 1 and 2
-// threads: im2col/col2im, the GEMM wrappers, Conv2D forward/backward (tiled im2col path, 1x1 path, several
-// tiles per image, fused bias + activation) and the pooling kernels (including ties for max pooling).
+// threads: im2col/col2im, the GEMM wrappers (gemm_nn_bias_act's fused epilogue too), Conv2D forward/backward
+// (tiled im2col path, 1x1 path, several tiles per image, fused bias + activation) and the pooling kernels
+// (including ties for max pooling).
 // The plain loops compute the TF padding rule on their own, so they do not share code with what they check.
 #include <catch2/catch.hpp>
 
@@ -176,6 +177,40 @@ TEST_CASE("GEMM wrappers match a plain triple loop, on tiles with leading dimens
         for (bool acc : {false, true}) run(which, acc);
 }
 
+TEST_CASE("gemm_nn_bias_act matches a plain loop: bias, ReLU and the kept copy, on tiles", "[kernels]") {
+    Generator g(3);
+    const index_t pad = 3;
+    for (const index_t M : {1, 13, 50})
+        for (const index_t N : {3, 16, 17, 40, 64, 70, 130})
+            for (const index_t K : {1, 27, 40})
+                for (const bool relu : {false, true})
+                    for (const bool with_bias : {false, true}) {
+                        const Tensor<float> A = random_float(Shape{M, K + pad}, g);
+                        const Tensor<float> B = random_float(Shape{K, N + pad}, g);
+                        const Tensor<float> bias = random_float(Shape{N}, g);
+                        Tensor<float> C = random_float(Shape{M, N + pad}, g), keep = random_float(Shape{M, N + pad}, g);
+                        std::vector<double> want(static_cast<std::size_t>(C.size())), want_keep(want.size());
+                        for (index_t i = 0; i < C.size(); ++i) {  // padding columns must be left alone
+                            want[static_cast<std::size_t>(i)] = C[i];
+                            want_keep[static_cast<std::size_t>(i)] = keep[i];
+                        }
+                        for (index_t i = 0; i < M; ++i)
+                            for (index_t j = 0; j < N; ++j) {
+                                double s = with_bias ? bias[j] : 0.0;
+                                for (index_t k = 0; k < K; ++k)
+                                    s += double(A[i * (K + pad) + k]) * B[k * (N + pad) + j];
+                                if (relu) s = std::max(s, 0.0);
+                                want[static_cast<std::size_t>(i * (N + pad) + j)] = s;
+                                want_keep[static_cast<std::size_t>(i * (N + pad) + j)] = s;
+                            }
+                        kernels::gemm_nn_bias_act(M, N, K, A.data(), K + pad, B.data(), N + pad, C.data(), N + pad,
+                                                  with_bias ? bias.data() : nullptr, relu, keep.data(), N + pad);
+                        INFO("M " << M << " N " << N << " K " << K << " relu " << relu << " bias " << with_bias);
+                        check_near("C", C, want, 1e-5);
+                        check_near("keep", keep, want_keep, 1e-5);
+                    }
+}
+
 TEST_CASE("Conv2D forward and backward match a plain convolution loop with 1 and 2 threads", "[kernels][conv2d]") {
     const Conv cases[] = {
         {2, 35, 33, 16, 8, 3, 1, 1, true, "relu"},     // K = 144: 3 tiles forward, 2 per image backward
@@ -186,6 +221,8 @@ TEST_CASE("Conv2D forward and backward match a plain convolution loop with 1 and
         {1, 15, 14, 3, 8, 3, 1, {2, 3}, false, "relu"},
         {4, 6, 6, 16, 32, 3, 2, 1, false, "linear"},
         {2, 33, 31, 3, 16, 3, 1, 1, true, "relu"},     // the first flowers layer, smaller
+        {2, 17, 15, 16, 40, 3, 1, 1, true, "relu"},    // fused bias + ReLU over 3 vectors, the last masked
+        {2, 12, 13, 8, 64, 3, 1, 1, false, "linear"},  // fused bias over 4 full vectors
     };
     const int saved = num_threads();
     int index = 0;

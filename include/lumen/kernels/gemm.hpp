@@ -15,6 +15,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <type_traits>
 
 #include "lumen/core/shape.hpp"
@@ -103,6 +104,33 @@ inline void gemm_nn(index_t M, index_t N, index_t K, const T* A, index_t lda, co
         if (packed_gemm_wins_nn(M, N, K)) return avx512::gemm_nn(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 #endif
     eigen::gemm_nn(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+}
+
+// Convolution forward's product and output pass in one: C(M, N) = act(A(M, K) * B(K, N) + bias), act = ReLU
+// when `relu`, else none; bias (N) may be null; keep (M, N, leading dimension ldk), if not null, receives a copy
+// of C for backward. The packed kernel applies all of it to each register block before storing it, so the
+// output is written once and never reread; Eigen's path does the same in a second pass.
+template <class T>
+inline void gemm_nn_bias_act(index_t M, index_t N, index_t K, const T* A, index_t lda, const T* B, index_t ldb, T* C,
+                             index_t ldc, const T* bias, bool relu, T* keep, index_t ldk) {
+#if defined(__AVX512F__) && !defined(LUMEN_NO_PACKED_GEMM)
+    if constexpr (std::is_same_v<T, float>)
+        if (packed_gemm_wins_nn(M, N, K))
+            return avx512::gemm_nn(M, N, K, A, lda, B, ldb, C, ldc, false, avx512::Epilogue{bias, relu, keep, ldk});
+#endif
+    eigen::gemm_nn(M, N, K, A, lda, B, ldb, C, ldc, false);
+    for (index_t r = 0; r < M; ++r) {
+        T* c = C + r * ldc;
+        if (bias) {
+#pragma omp simd
+            for (index_t j = 0; j < N; ++j) c[j] += bias[j];
+        }
+        if (relu) {
+#pragma omp simd
+            for (index_t j = 0; j < N; ++j) c[j] = c[j] > T(0) ? c[j] : T(0);
+        }
+        if (keep) std::copy(c, c + N, keep + r * ldk);
+    }
 }
 
 template <class T>

@@ -38,9 +38,22 @@ inline constexpr int kTileRows = NV == 1   ? 14
 inline constexpr index_t kPackDepth = 128;
 
 // C(MR, NV*16 masked) (+)= A(MR, P) * B(P, NV*16 masked).  A(i, p) = a[i * rs + p * cs]; B row p at b + p * ldb.
+// What happens to a finished register block before (and as) it is stored: C = relu(C + bias) when asked, and a
+// second copy into `keep` (row stride ldk) when given. Column 0 of bias/keep is column 0 of the C passed in.
+// Convolution forward uses it so bias, ReLU and the copy kept for backward cost no extra pass over the output.
+struct Epilogue {
+    const float* bias = nullptr;
+    bool relu = false;
+    float* keep = nullptr;
+    index_t ldk = 0;
+    [[nodiscard]] Epilogue shifted(index_t rows, index_t cols) const {
+        return {bias ? bias + cols : nullptr, relu, keep ? keep + rows * ldk + cols : nullptr, ldk};
+    }
+};
+
 template <int MR, int NV>
 inline void micro_tile(index_t P, const float* a, index_t rs, index_t cs, const float* b, index_t ldb, float* c,
-                       index_t ldc, __mmask16 last, bool accumulate) {
+                       index_t ldc, __mmask16 last, bool accumulate, const Epilogue& e) {
     __m512 acc[MR][NV];
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
@@ -63,18 +76,33 @@ inline void micro_tile(index_t P, const float* a, index_t rs, index_t cs, const 
         a += cs;
         b += ldb;
     }
+    if (e.bias) {
+#pragma GCC unroll 4
+        for (int v = 0; v < NV; ++v) {
+            const __m512 bias = _mm512_maskz_loadu_ps(v == NV - 1 ? last : __mmask16(0xFFFF), e.bias + 16 * v);
+#pragma GCC unroll 16
+            for (int i = 0; i < MR; ++i) acc[i][v] = _mm512_add_ps(acc[i][v], bias);
+        }
+    }
+    if (e.relu) {
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_max_ps(acc[i][v], _mm512_setzero_ps());
+    }
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
         for (int v = 0; v < NV; ++v) {
             const __mmask16 m = v == NV - 1 ? last : __mmask16(0xFFFF);
             _mm512_mask_storeu_ps(c + i * ldc + 16 * v, m, acc[i][v]);
+            if (e.keep) _mm512_mask_storeu_ps(e.keep + i * e.ldk + 16 * v, m, acc[i][v]);
         }
 }
 
 template <int NV>
 using MicroTile = void (*)(index_t, const float*, index_t, index_t, const float*, index_t, float*, index_t, __mmask16,
-                           bool);
+                           bool, const Epilogue&);
 
 // The micro-tiles for 1 .. kTileRows<NV> rows, so the last rows of C use the same code with fewer rows.
 template <int NV, std::size_t... R>
@@ -85,43 +113,45 @@ constexpr std::array<MicroTile<NV>, sizeof...(R)> micro_tiles(std::index_sequenc
 // C(M, nc) (+)= A(M, P) * B(P, nc) for one column panel, 16 * (NV - 1) < nc <= 16 * NV.
 template <int NV>
 inline void column_panel(index_t M, index_t nc, index_t P, const float* a, index_t rs, index_t cs, const float* b,
-                         index_t ldb, float* c, index_t ldc, bool accumulate) {
+                         index_t ldb, float* c, index_t ldc, bool accumulate, const Epilogue& e = {}) {
     constexpr int MR = kTileRows<NV>;
     static constexpr auto tiles = micro_tiles<NV>(std::make_index_sequence<MR>());
     const index_t rest = nc - 16 * (NV - 1);
     const auto last = static_cast<__mmask16>(rest >= 16 ? 0xFFFF : (1u << rest) - 1);
     index_t i = 0;
-    for (; i + MR <= M; i += MR) micro_tile<MR, NV>(P, a + i * rs, rs, cs, b, ldb, c + i * ldc, ldc, last, accumulate);
+    for (; i + MR <= M; i += MR)
+        micro_tile<MR, NV>(P, a + i * rs, rs, cs, b, ldb, c + i * ldc, ldc, last, accumulate, e.shifted(i, 0));
     if (i < M)
-        tiles[static_cast<std::size_t>(M - i - 1)](P, a + i * rs, rs, cs, b, ldb, c + i * ldc, ldc, last, accumulate);
+        tiles[static_cast<std::size_t>(M - i - 1)](P, a + i * rs, rs, cs, b, ldb, c + i * ldc, ldc, last, accumulate,
+                                                   e.shifted(i, 0));
 }
 
 // C(M, N) (+)= A(M, P) * B(P, N); A(i, p) = a[i * rs + p * cs]; B(p, j) = b[p * ldb + j].
 inline void gemm_strided(index_t M, index_t N, index_t P, const float* a, index_t rs, index_t cs, const float* b,
-                         index_t ldb, float* c, index_t ldc, bool accumulate) {
+                         index_t ldb, float* c, index_t ldc, bool accumulate, const Epilogue& e = {}) {
     for (index_t j = 0; j < N; j += 64) {
         const index_t nc = std::min<index_t>(64, N - j);
         switch ((nc + 15) / 16) {
             case 1:
-                column_panel<1>(M, nc, P, a, rs, cs, b + j, ldb, c + j, ldc, accumulate);
+                column_panel<1>(M, nc, P, a, rs, cs, b + j, ldb, c + j, ldc, accumulate, e.shifted(0, j));
                 break;
             case 2:
-                column_panel<2>(M, nc, P, a, rs, cs, b + j, ldb, c + j, ldc, accumulate);
+                column_panel<2>(M, nc, P, a, rs, cs, b + j, ldb, c + j, ldc, accumulate, e.shifted(0, j));
                 break;
             case 3:
-                column_panel<3>(M, nc, P, a, rs, cs, b + j, ldb, c + j, ldc, accumulate);
+                column_panel<3>(M, nc, P, a, rs, cs, b + j, ldb, c + j, ldc, accumulate, e.shifted(0, j));
                 break;
             default:
-                column_panel<4>(M, nc, P, a, rs, cs, b + j, ldb, c + j, ldc, accumulate);
+                column_panel<4>(M, nc, P, a, rs, cs, b + j, ldb, c + j, ldc, accumulate, e.shifted(0, j));
                 break;
         }
     }
 }
 
-// C(M, N) (+)= A(M, K) * B(K, N), row-major with leading dimensions.
+// C(M, N) (+)= A(M, K) * B(K, N), row-major with leading dimensions, then the epilogue e on each register block.
 inline void gemm_nn(index_t M, index_t N, index_t K, const float* A, index_t lda, const float* B, index_t ldb, float* C,
-                    index_t ldc, bool accumulate) {
-    gemm_strided(M, N, K, A, lda, 1, B, ldb, C, ldc, accumulate);
+                    index_t ldc, bool accumulate, const Epilogue& e = {}) {
+    gemm_strided(M, N, K, A, lda, 1, B, ldb, C, ldc, accumulate, e);
 }
 
 // C(M, N) (+)= A(K, M)^T * B(K, N).

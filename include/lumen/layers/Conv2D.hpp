@@ -6,8 +6,10 @@
 //   forward   Z = cols(X) * W + b,  Y = activation(Z)        cols (N*OH*OW, KH*KW*C), W (KH*KW*C, F)
 //   backward  dZ = activation'(dY);  db += sum_rows dZ;  dW += cols^T * dZ;  dX = col2im(dZ * W^T)
 // The rows are processed in tiles small enough to stay in cache: a tile is gathered by im2col into this
-// layer's one reusable workspace, multiplied, and bias + activation are applied while the tile is still hot
-// (backward likewise applies activation' to a dY tile just before using it).
+// layer's one reusable workspace, multiplied, and bias + activation are applied while the tile is still hot:
+// for ReLU or no activation inside the product's store of each register block (gemm_nn_bias_act, which also
+// writes the copy backward keeps), else in a pass over the tile. Backward likewise applies activation' to a
+// dY tile just before using it.
 // Backward recomputes each tile's columns instead of keeping the whole column matrix (9x the input for a
 // 3x3 kernel, 150 MB for the flowers model's second convolution): the gather is cheap next to the two
 // products and the working set stays in cache.
@@ -98,6 +100,9 @@ public:
         const int threads = num_threads();
         T* ws = pointwise ? nullptr : workspace(threads * tile * K);
         const T* w = kernel_.value.data();
+        const bool relu = activation_ == kernels::ActivationFn::relu;
+        const bool fused = relu || activation_ == kernels::ActivationFn::linear;  // bias + act in the product's store
+        const T* b = options_.use_bias ? bias_.value.data() : nullptr;
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (index_t t = 0; t < tiles; ++t) {
             const index_t r0 = t * tile, rows = std::min(tile, M - r0);
@@ -108,8 +113,12 @@ public:
                 a = cols;
             }
             T* yt = y.data() + r0 * F;
-            kernels::gemm_nn(rows, F, K, a, K, w, F, yt, F, false);  // Z = cols * W
-            finish_tile(yt, keep ? keep + r0 * F : nullptr, rows);   // Y = act(Z + b)
+            if (fused) {  // Y = act(cols * W + b) for ReLU or none, kept for backward as each block is stored
+                kernels::gemm_nn_bias_act(rows, F, K, a, K, w, F, yt, F, b, relu, keep ? keep + r0 * F : nullptr, F);
+            } else {
+                kernels::gemm_nn(rows, F, K, a, K, w, F, yt, F, false);  // Z = cols * W
+                finish_tile(yt, keep ? keep + r0 * F : nullptr, rows);   // Y = act(Z + b)
+            }
         }
         x_.resize_uninitialized(x.shape());
         std::copy(x.begin(), x.end(), x_.begin());
