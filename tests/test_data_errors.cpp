@@ -3,6 +3,7 @@
 // folders and a symlink loop. Run it under AddressSanitizer too (LUMEN_SANITIZE=address).
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -97,19 +98,28 @@ TEST_CASE("decoding a bad file throws an Error naming the file and the reason", 
     CHECK_THROWS_WITH(data::load_img(c / "good.png", {.limits = {.max_pixels = 100}}), Catch::Contains("good.png"));
 }
 
-TEST_CASE("a JPEG Huffman table with more than 256 codes is refused before stb decodes it", "[data][errors]") {
-    // fuzz_image finding: stb_image 2.27 (Debian 12) writes past its 257-entry size list and 256-entry value list
-    // for a DHT segment declaring more codes (UBSan: index 257 out of bounds in stbi__build_huffman).
-    // SOI, SOF0 (1x1 grey), DHT with 255 + 45 = 300 codes, EOI.
-    std::vector<std::uint8_t> jpg{0xFF, 0xD8, 0xFF, 0xC0, 0, 11, 8, 0, 1, 0, 1, 1, 1, 0x11, 0};
+TEST_CASE("a JPEG Huffman table with more than 256 codes is refused before stb reads it", "[data][errors]") {
+    // fuzz_image findings: stb_image 2.27 (Debian 12) writes past its 257-entry size list and 256-entry value list
+    // for a DHT segment declaring more codes (UBSan: index 257 out of bounds in stbi__build_huffman), both when
+    // decoding and, for a table before the frame header, already in stbi_info.
+    // SOI, SOF0 (1x1 grey) and a DHT with 255 + 45 = 300 codes in either order, EOI.
+    const std::vector<std::uint8_t> sof{0xFF, 0xC0, 0, 11, 8, 0, 1, 0, 1, 1, 1, 0x11, 0};
     const std::size_t codes = 300, dht_len = 2 + 17 + codes;
-    jpg.insert(jpg.end(), {0xFF, 0xC4, std::uint8_t(dht_len >> 8), std::uint8_t(dht_len & 0xFF), 0x00});
-    for (int i = 0; i < 16; ++i) jpg.push_back(i == 7 ? 255 : i == 8 ? 45 : 0);
-    for (std::size_t i = 0; i < codes; ++i) jpg.push_back(std::uint8_t(i));
-    jpg.push_back(0xFF);
-    jpg.push_back(0xD9);
-    CHECK_THROWS_WITH(data::decode_image(jpg, 3, "dht.jpg"),
-                      Catch::Contains("dht.jpg") && Catch::Contains("Huffman table declares 300 codes"));
+    std::vector<std::uint8_t> dht_bytes{0xFF, 0xC4, std::uint8_t(dht_len >> 8), std::uint8_t(dht_len & 0xFF), 0x00};
+    for (int i = 0; i < 16; ++i) dht_bytes.push_back(i == 7 ? 255 : i == 8 ? 45 : 0);
+    for (std::size_t i = 0; i < codes; ++i) dht_bytes.push_back(std::uint8_t(i));
+    const std::vector<std::uint8_t>& dht = dht_bytes;
+    for (bool dht_first : {false, true}) {
+        std::vector<std::uint8_t> jpg{0xFF, 0xD8};
+        for (const auto* part : dht_first ? std::array{&dht, &sof} : std::array{&sof, &dht})
+            jpg.insert(jpg.end(), part->begin(), part->end());
+        jpg.push_back(0xFF);
+        jpg.push_back(0xD9);
+        INFO("DHT before SOF: " << dht_first);
+        CHECK_THROWS_WITH(data::decode_image(jpg, 3, "dht.jpg"),
+                          Catch::Contains("dht.jpg") && Catch::Contains("Huffman table declares 300 codes"));
+        CHECK_THROWS_WITH(data::check_image(jpg, "dht.jpg"), Catch::Contains("Huffman table declares 300 codes"));
+    }
 }
 
 TEST_CASE("folder datasets skip bad files with one warning each, or fail in strict mode", "[data][errors]") {

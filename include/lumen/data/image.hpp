@@ -151,6 +151,12 @@ inline std::array<int, 3> check_image(const std::vector<std::uint8_t>& bytes, co
     namespace stb = detail::stb;
     require(!bytes.empty(), "cannot decode \"", what, "\": empty file (0 bytes)");
     require(bytes.size() < std::size_t(INT32_MAX), "cannot decode \"", what, "\": file larger than 2 GiB");
+    // A JPEG's structure is walked before stb reads its header: stb's header parse already builds the Huffman
+    // tables that precede the frame, and the walk refuses the ones stb would overflow on.
+    if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8) {
+        const std::string problem = detail::jpeg_structure_problem(bytes);
+        require(problem.empty(), "cannot decode \"", what, "\": ", problem);
+    }
     int w = 0, h = 0, file_channels = 0;
     require(stb::stbi_info_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &file_channels) != 0,
             "cannot decode \"", what,
@@ -159,11 +165,10 @@ inline std::array<int, 3> check_image(const std::vector<std::uint8_t>& bytes, co
                 index_t(w) * index_t(h) <= limits.max_pixels,
             "cannot decode \"", what, "\": image of ", w, "x", h, " pixels exceeds the limit (", limits.max_side,
             " per side, ", limits.max_pixels, " pixels)");
-    std::string problem;
-    if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8) problem = detail::jpeg_structure_problem(bytes);
-    if (bytes.size() >= 8 && bytes[0] == 0x89 && bytes[1] == 'P' && bytes[2] == 'N' && bytes[3] == 'G')
-        problem = detail::png_structure_problem(bytes);
-    require(problem.empty(), "cannot decode \"", what, "\": ", problem);
+    if (bytes.size() >= 8 && bytes[0] == 0x89 && bytes[1] == 'P' && bytes[2] == 'N' && bytes[3] == 'G') {
+        const std::string problem = detail::png_structure_problem(bytes);
+        require(problem.empty(), "cannot decode \"", what, "\": ", problem);
+    }
     return {h, w, file_channels};
 }
 
