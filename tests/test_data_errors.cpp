@@ -122,6 +122,18 @@ TEST_CASE("a JPEG Huffman table with more than 256 codes is refused before stb r
     }
 }
 
+TEST_CASE("a PGM/PPM header number beyond an int is refused before stb parses it", "[data][errors]") {
+    // fuzz_image finding: stb_image 2.27 reads PNM header numbers into an int without an overflow check
+    // (UBSan: signed integer overflow, 324444444 * 10, in stbi__pnm_getinteger).
+    for (const std::string header : {"P6\n3244444444 1\n255\n", "P5 # comment\n1 99999999999\n255\n", "P6\n1 1\n4294967296\n"}) {
+        INFO(header);
+        CHECK_THROWS_WITH(data::check_image(std::vector<std::uint8_t>(header.begin(), header.end()), "big.ppm"),
+                          Catch::Contains("big.ppm") && Catch::Contains("corrupt PNM header"));
+    }
+    const std::string ok = "P5\n# a comment\n2 1\n255\n\x10\x20";
+    CHECK(data::check_image(std::vector<std::uint8_t>(ok.begin(), ok.end()), "ok.pgm") == std::array<int, 3>{1, 2, 1});
+}
+
 TEST_CASE("folder datasets skip bad files with one warning each, or fail in strict mode", "[data][errors]") {
     const fs::path d = temp_dir("folder");
     const auto bad = write_corpus(d / "root" / "cls", d);

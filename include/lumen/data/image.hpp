@@ -113,6 +113,27 @@ inline std::string png_structure_problem(const std::vector<std::uint8_t>& b) {
     }
 }
 
+// Reads a binary PGM/PPM header's three numbers (width, height, maxval) the way stb does, whitespace and '#'
+// comments between them, and returns "" unless one exceeds an int: stb 2.27 accumulates them in an int unchecked
+// (signed overflow, undefined behaviour).
+inline std::string pnm_header_problem(const std::vector<std::uint8_t>& b) {
+    const auto space = [](std::uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; };
+    std::size_t pos = 2;
+    for (int field = 0; field < 3; ++field) {
+        for (;;) {
+            while (pos < b.size() && space(b[pos])) ++pos;
+            if (pos >= b.size() || b[pos] != '#') break;
+            while (pos < b.size() && b[pos] != '\n' && b[pos] != '\r') ++pos;
+        }
+        std::int64_t value = 0;
+        while (pos < b.size() && b[pos] >= '0' && b[pos] <= '9') {
+            value = value * 10 + (b[pos++] - '0');
+            if (value > INT32_MAX) return "corrupt PNM header (a number beyond 2^31 - 1)";
+        }
+    }
+    return "";
+}
+
 // Converts interleaved pixels with `from` channels (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA) to `to` channels.
 inline Image convert_channels(const std::uint8_t* src, index_t h, index_t w, int from, int to) {
     Image out(h, w, to);
@@ -155,6 +176,10 @@ inline std::array<int, 3> check_image(const std::vector<std::uint8_t>& bytes, co
     // tables that precede the frame, and the walk refuses the ones stb would overflow on.
     if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8) {
         const std::string problem = detail::jpeg_structure_problem(bytes);
+        require(problem.empty(), "cannot decode \"", what, "\": ", problem);
+    }
+    if (bytes.size() >= 2 && bytes[0] == 'P' && (bytes[1] == '5' || bytes[1] == '6')) {
+        const std::string problem = detail::pnm_header_problem(bytes);
         require(problem.empty(), "cannot decode \"", what, "\": ", problem);
     }
     int w = 0, h = 0, file_channels = 0;
