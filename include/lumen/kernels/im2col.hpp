@@ -74,23 +74,30 @@ inline void im2col(const ConvGeometry& g, const T* x, index_t r0, index_t rows, 
     }
 }
 
-// dx (N, H, W, C) += the adjoint of im2col applied to dcols(rows, K) for output pixels [r0, r0 + rows).
-// Rows of different images touch different images, so callers may split work by image without races.
-template <class T>
-inline void col2im_add(const ConvGeometry& g, const T* dcols, index_t r0, index_t rows, T* dx) {
-    const index_t C = g.c, K = g.patch(), run = g.kw * C;
+namespace detail {
+// col2im_add with the window row length KW*C known at compile time when Run > 0 (Run == KW*C), so adding back
+// a window row that lies wholly inside the image is a fixed vector operation instead of a loop with a runtime
+// trip count: RGB 3x3 windows add 9-float runs. (The same for im2col's copies measured no gain.)
+template <index_t Run, class T>
+inline void col2im_rows(const ConvGeometry& g, const T* dcols, index_t r0, index_t rows, T* dx) {
+    const index_t C = g.c, K = g.patch(), run = Run > 0 ? Run : g.kw * C;
     const index_t pixels = g.oh * g.ow;
     for (index_t r = r0; r < r0 + rows; ++r) {
         const index_t n = r / pixels, oh = (r % pixels) / g.ow, ow = r % g.ow;
         const T* src = dcols + (r - r0) * K;
         const index_t ih0 = oh * g.sh - g.pad_top, iw0 = ow * g.sw - g.pad_left;
         index_t jlo, jhi;
-        detail::valid_window(iw0, g.kw, g.dw, g.w, jlo, jhi);
+        valid_window(iw0, g.kw, g.dw, g.w, jlo, jhi);
+        const bool whole = g.dw == 1 && jlo == 0 && jhi == g.kw;  // every window row lies inside the image
         for (index_t i = 0; i < g.kh; ++i, src += run) {
             const index_t ih = ih0 + i * g.dh;
             if (ih < 0 || ih >= g.h) continue;
             T* dst = dx + (n * g.h + ih) * g.w * C;  // start of input row ih
-            if (g.dw == 1) {
+            if (whole) {
+                T* d = dst + iw0 * C;
+#pragma omp simd
+                for (index_t e = 0; e < run; ++e) d[e] += src[e];
+            } else if (g.dw == 1) {
                 T* d = dst + (iw0 + jlo) * C;
                 const T* s = src + jlo * C;
                 const index_t len = (jhi - jlo) * C;
@@ -106,6 +113,15 @@ inline void col2im_add(const ConvGeometry& g, const T* dcols, index_t r0, index_
             }
         }
     }
+}
+}  // namespace detail
+
+// dx (N, H, W, C) += the adjoint of im2col applied to dcols(rows, K) for output pixels [r0, r0 + rows).
+// Rows of different images touch different images, so callers may split work by image without races.
+template <class T>
+inline void col2im_add(const ConvGeometry& g, const T* dcols, index_t r0, index_t rows, T* dx) {
+    if (g.kw * g.c == 9) return detail::col2im_rows<9>(g, dcols, r0, rows, dx);  // 3x3 RGB (first layers)
+    detail::col2im_rows<0>(g, dcols, r0, rows, dx);
 }
 
 }  // namespace lumen::kernels
