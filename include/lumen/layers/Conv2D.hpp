@@ -9,7 +9,7 @@
 // layer's one reusable workspace, multiplied, and bias + activation are applied while the tile is still hot:
 // for ReLU or no activation inside the product's store of each register block (gemm_nn_bias_act, which also
 // writes the copy backward keeps), else in a pass over the tile. Backward likewise applies activation' to a
-// dY tile just before using it.
+// dY tile just before using it (ReLU': one pass, dZ = (Y > 0) * dY).
 // Backward recomputes each tile's columns instead of keeping the whole column matrix (9x the input for a
 // 3x3 kernel, 150 MB for the flowers model's second convolution): the gather is cheap next to the two
 // products and the working set stays in cache.
@@ -136,6 +136,7 @@ public:
         Tensor<T> dx(x_.shape(), uninitialized);
         const index_t image_size = g.h * g.w * g.c;
         const bool pointwise = g.is_pointwise(), linear = activation_ == kernels::ActivationFn::linear;
+        const bool relu = activation_ == kernels::ActivationFn::relu;
         const index_t tile = std::min(tile_rows(K), pixels);
         const int threads = num_threads();
         const index_t slot = 2 * tile * K + tile * F + K * F + F;  // cols, dcols, dZ tile, dW and db partials
@@ -156,7 +157,12 @@ public:
                 for (index_t r0 = n * pixels; r0 < (n + 1) * pixels; r0 += tile) {
                     const index_t rows = std::min(tile, (n + 1) * pixels - r0);
                     const T* dz = dy.data() + r0 * F;
-                    if (!linear) {  // dZ = act'(.) * dY, on the tile
+                    if (relu) {  // dZ = (Y > 0) * dY in one pass over the tile
+                        const T* yk = y_.data() + r0 * F;
+#pragma omp simd
+                        for (index_t i = 0; i < rows * F; ++i) dzbuf[i] = yk[i] > T(0) ? dz[i] : T(0);
+                        dz = dzbuf;
+                    } else if (!linear) {  // dZ = act'(.) * dY, on the tile
                         std::copy(dz, dz + rows * F, dzbuf);
                         activation_backward_tile(y_.data() + r0 * F, dzbuf, rows);
                         dz = dzbuf;
