@@ -23,12 +23,45 @@ inline constexpr index_t kPoolParallelGrain = 1 << 14;  // elements per call bel
 inline int pool_threads(index_t work) { return work >= kPoolParallelGrain ? num_threads() : 1; }
 }  // namespace detail
 
+namespace detail {
+// The common 2x2 / stride 2 window wholly inside the image: the four cells compared in registers in row-major
+// order (strict >, so the first maximum wins), each output and its argmax written once.
+template <class T>
+inline void max_pool2x2_image(const ConvGeometry& g, const T* x, T* y, index_t* argmax, index_t n) {
+    const index_t C = g.c;
+    for (index_t oh = 0; oh < g.oh; ++oh)
+        for (index_t ow = 0; ow < g.ow; ++ow) {
+            const index_t o = ((n * g.oh + oh) * g.ow + ow) * C;
+            const index_t b00 = ((n * g.h + 2 * oh) * g.w + 2 * ow) * C, b01 = b00 + C, b10 = b00 + g.w * C,
+                          b11 = b10 + C;
+            T* yo = y + o;
+            index_t* ao = argmax + o;
+#pragma omp simd
+            for (index_t c = 0; c < C; ++c) {
+                T m = x[b00 + c];
+                index_t a = b00 + c;
+                if (x[b01 + c] > m) m = x[b01 + c], a = b01 + c;
+                if (x[b10 + c] > m) m = x[b10 + c], a = b10 + c;
+                if (x[b11 + c] > m) m = x[b11 + c], a = b11 + c;
+                yo[c] = m;
+                ao[c] = a;
+            }
+        }
+}
+}  // namespace detail
+
 // y (N, OH, OW, C) = max over each window of x (N, H, W, C); argmax[i] = index into x of the winner of y[i].
 template <class T>
 inline void max_pool2d_forward(const ConvGeometry& g, const T* x, T* y, index_t* argmax) {
     const index_t C = g.c;
+    const bool two_by_two = g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.pad_top == 0 && g.pad_left == 0 &&
+                            2 * g.oh <= g.h && 2 * g.ow <= g.w;
 #pragma omp parallel for num_threads(detail::pool_threads(g.n * g.h * g.w * C)) schedule(static)
     for (index_t n = 0; n < g.n; ++n) {
+        if (two_by_two) {
+            detail::max_pool2x2_image(g, x, y, argmax, n);
+            continue;
+        }
         for (index_t oh = 0; oh < g.oh; ++oh)
             for (index_t ow = 0; ow < g.ow; ++ow) {
                 const index_t o = ((n * g.oh + oh) * g.ow + ow) * C;
