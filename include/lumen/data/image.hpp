@@ -63,9 +63,8 @@ inline std::uint32_t be32(const std::uint8_t* p) {
 // Walks a JPEG's marker segments and entropy-coded scans up to EOI. Returns "" if the structure is complete,
 // else why not. Entropy data never holds FF followed by anything but 00 or a restart marker, so the scan ends
 // at the next real marker; running out of bytes first means the file was cut short.
-inline std::string jpeg_structure_problem(const std::vector<std::uint8_t>& b) {
+inline std::string jpeg_structure_problem(const std::vector<std::uint8_t>& b, std::size_t pos = 2) {
     const std::size_t n = b.size();
-    std::size_t pos = 2;
     bool seen_scan = false;
     while (true) {
         if (pos >= n || b[pos] != 0xFF) {
@@ -82,9 +81,10 @@ inline std::string jpeg_structure_problem(const std::vector<std::uint8_t>& b) {
         const std::size_t len = be16(&b[pos]);
         if (len < 2 || pos + len > n) return "truncated JPEG (a segment is longer than the remaining data)";
         if (m == 0xC4) {  // DHT: stb (2.27) overflows its 256-symbol Huffman arrays on a table with more codes
-            for (std::size_t t = pos + 2; t + 17 <= pos + len;) {
+            // stb reads a whole table (17 bytes + codes) whenever the segment has bytes left, even past its end.
+            for (std::size_t t = pos + 2; t < pos + len;) {
                 std::size_t codes = 0;
-                for (std::size_t i = 1; i <= 16; ++i) codes += b[t + i];
+                for (std::size_t i = 1; i <= 16; ++i) codes += t + i < n ? b[t + i] : 0;
                 if (codes > 256)
                     return "corrupt JPEG (a Huffman table declares " + std::to_string(codes) + " codes; at most 256)";
                 t += 17 + codes;
@@ -174,8 +174,11 @@ inline std::array<int, 3> check_image(const std::vector<std::uint8_t>& bytes, co
     require(bytes.size() < std::size_t(INT32_MAX), "cannot decode \"", what, "\": file larger than 2 GiB");
     // A JPEG's structure is walked before stb reads its header: stb's header parse already builds the Huffman
     // tables that precede the frame, and the walk refuses the ones stb would overflow on.
-    if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8) {
-        const std::string problem = detail::jpeg_structure_problem(bytes);
+    // stb takes any run of 0xFF fill bytes before the D8 of the start-of-image marker.
+    std::size_t soi = 0;
+    while (soi < bytes.size() && bytes[soi] == 0xFF) ++soi;
+    if (soi >= 1 && soi + 1 < bytes.size() && bytes[soi] == 0xD8) {
+        const std::string problem = detail::jpeg_structure_problem(bytes, soi + 1);
         require(problem.empty(), "cannot decode \"", what, "\": ", problem);
     }
     if (bytes.size() >= 2 && bytes[0] == 'P' && (bytes[1] == '5' || bytes[1] == '6')) {
