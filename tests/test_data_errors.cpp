@@ -119,6 +119,8 @@ TEST_CASE("a JPEG Huffman table with more than 256 codes is refused before stb r
         CHECK_THROWS_WITH(data::decode_image(jpg, 3, "dht.jpg"),
                           Catch::Contains("dht.jpg") && Catch::Contains("Huffman table declares 300 codes"));
         CHECK_THROWS_WITH(data::check_image(jpg, "dht.jpg"), Catch::Contains("Huffman table declares 300 codes"));
+        jpg.insert(jpg.begin(), 5, 0xFF);  // stb also accepts fill bytes before the start-of-image marker
+        CHECK_THROWS_WITH(data::check_image(jpg, "dht.jpg"), Catch::Contains("Huffman table declares 300 codes"));
     }
 }
 
