@@ -50,18 +50,29 @@ public:
         if (state_[i].load(std::memory_order_acquire) == kReady) return slots_[i];
         Image img = load(i);
         const std::size_t bytes = img.pixels.size();
+        if (!reserve(bytes)) return img;  // over the budget: streamed, decoded again next time
         int expected = kEmpty;
-        if (used_.fetch_add(bytes) + bytes <= budget_ && state_[i].compare_exchange_strong(expected, kFilling)) {
+        if (state_[i].compare_exchange_strong(expected, kFilling)) {
             slots_[i] = img;
             state_[i].store(kReady, std::memory_order_release);
         } else {
-            used_.fetch_sub(bytes);
+            used_.fetch_sub(bytes);  // another thread is keeping this file
         }
         return img;
     }
 
 private:
     static constexpr int kEmpty = 0, kFilling = 1, kReady = 2;
+
+    // Adds `bytes` to the bytes used only if the total stays within the budget, so bytes_used() never reads
+    // above it, not even for a moment (an add-then-undo did, under ThreadSanitizer's scheduling).
+    bool reserve(std::size_t bytes) {
+        std::size_t used = used_.load();
+        do {
+            if (used + bytes > budget_) return false;
+        } while (!used_.compare_exchange_weak(used, used + bytes));
+        return true;
+    }
 
     Image load(std::size_t i) {
         decodes_.fetch_add(1);
