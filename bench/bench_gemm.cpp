@@ -8,6 +8,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
 
 #include "lumen/core/random.hpp"
@@ -34,18 +35,11 @@ std::vector<float> random_vector(index_t n, Generator& g) {
     return v;
 }
 
-void BM_ConvGemm(benchmark::State& state) {
-    const ConvGemm& s = kConvGemms[state.range(0)];
-    const int op = static_cast<int>(state.range(1));
-    const bool packed = state.range(2) == 1;
-    state.SetLabel(std::string(s.name) + " " + kOps[op] + (packed ? " packed" : " eigen"));
-    if (packed && !kernels::packed_gemm_available) {
-        state.SkipWithError("no AVX-512 in this build");
-        return;
-    }
+// Times one product (op 0 nn, 1 tn, 2 nt) of a Conv2D tile with K = patch size and F filters, on one thread.
+void time_products(benchmark::State& state, int op, index_t K, index_t F, bool packed, std::uint64_t seed) {
     set_num_threads(1);
-    const index_t rows = tile_rows(s.K), K = s.K, F = s.F;
-    Generator g(5);
+    const index_t rows = tile_rows(K);
+    Generator g(seed);
     const std::vector<float> cols = random_vector(rows * K, g), dz = random_vector(rows * F, g),
                              w = random_vector(K * F, g);
     std::vector<float> c(static_cast<std::size_t>(rows * std::max(K, F)));
@@ -70,6 +64,18 @@ void BM_ConvGemm(benchmark::State& state) {
         benchmark::Counter(2.0 * double(rows * K * F) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
+void BM_ConvGemm(benchmark::State& state) {
+    const ConvGemm& s = kConvGemms[state.range(0)];
+    const int op = static_cast<int>(state.range(1));
+    const bool packed = state.range(2) == 1;
+    state.SetLabel(std::string(s.name) + " " + kOps[op] + (packed ? " packed" : " eigen"));
+    if (packed && !kernels::packed_gemm_available) {
+        state.SkipWithError("no AVX-512 in this build");
+        return;
+    }
+    time_products(state, op, s.K, s.F, packed, 5);
+}
+
 // Beyond the flowers model: every (K, F) of a 3x3 or 1x1 convolution on C = 1 .. 128 channels, F = 1 .. 128 filters,
 // to find where the packed kernel stops winning. Arguments /op/K/F/impl, same products and counter as above.
 void BM_GemmSweep(benchmark::State& state) {
@@ -80,31 +86,7 @@ void BM_GemmSweep(benchmark::State& state) {
         state.SkipWithError("no AVX-512 in this build");
         return;
     }
-    set_num_threads(1);
-    const index_t rows = tile_rows(K);
-    Generator g(6);
-    const std::vector<float> cols = random_vector(rows * K, g), dz = random_vector(rows * F, g),
-                             w = random_vector(K * F, g);
-    std::vector<float> c(static_cast<std::size_t>(rows * std::max(K, F)));
-    float* C = c.data();
-    for (auto _ : state) {
-#if defined(__AVX512F__)
-        if (packed) {
-            if (op == 0) kernels::avx512::gemm_nn(rows, F, K, cols.data(), K, w.data(), F, C, F, false);
-            if (op == 1) kernels::avx512::gemm_tn(K, F, rows, cols.data(), K, dz.data(), F, C, F, true);
-            if (op == 2) kernels::avx512::gemm_nt(rows, K, F, dz.data(), F, w.data(), F, C, K, false);
-        }
-#endif
-        if (!packed) {
-            if (op == 0) kernels::eigen::gemm_nn(rows, F, K, cols.data(), K, w.data(), F, C, F, false);
-            if (op == 1) kernels::eigen::gemm_tn(K, F, rows, cols.data(), K, dz.data(), F, C, F, true);
-            if (op == 2) kernels::eigen::gemm_nt(rows, K, F, dz.data(), F, w.data(), F, C, K, false);
-        }
-        benchmark::DoNotOptimize(C);
-        benchmark::ClobberMemory();
-    }
-    state.counters["GFLOP/s"] =
-        benchmark::Counter(2.0 * double(rows * K * F) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    time_products(state, op, K, F, packed, 6);
 }
 
 void sweep_args(benchmark::internal::Benchmark* b) {
