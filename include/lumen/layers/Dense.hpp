@@ -43,9 +43,7 @@ public:
         options_.activation = kernels::activation_name(activation_);
         options_.kernel_initializer.validate(at, "kernel_initializer");
         options_.bias_initializer.validate(at, "bias_initializer");
-        require(options_.kernel_regularizer.l1 >= 0 && options_.kernel_regularizer.l2 >= 0, at,
-                ": kernel_regularizer factors must be >= 0, got l1=", options_.kernel_regularizer.l1,
-                " l2=", options_.kernel_regularizer.l2);
+        options_.kernel_regularizer.validate(at, "kernel_regularizer");
     }
 
     [[nodiscard]] std::string class_name() const override { return "Dense"; }

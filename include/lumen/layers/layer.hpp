@@ -31,6 +31,10 @@ struct Regularizer {
     double l1 = 0;
     double l2 = 0;
     [[nodiscard]] bool active() const { return l1 != 0 || l2 != 0; }
+    // Called by layers' constructors, so the error names the layer and the argument.
+    void validate(const std::string& where, const std::string& argument) const {
+        require(l1 >= 0 && l2 >= 0, where, ": ", argument, " factors must be >= 0, got l1=", l1, " l2=", l2);
+    }
 };
 namespace regularizers {
 inline Regularizer l2(double l2 = 0.01) { return {0, l2}; }  // Keras' default factor 0.01
