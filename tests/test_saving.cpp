@@ -288,6 +288,19 @@ TEST_CASE("hostile model files give an Error naming the file and the problem", "
         CHECK_THROWS_AS(load_model<float>(bad), Error);
         CHECK_THROWS_WITH(load_model<float>(bad), Catch::Contains(bad) && Catch::Contains("unreadable value"));
     }
+    SECTION("an architecture that needs far more weights than the file holds is refused before allocating") {
+        // A valid checksum around a forged "Dense units=100000000": its kernel would be 64 x 1e8 floats (25.6 GB).
+        // Building it used to allocate (and zero) that before the weights were compared; now the file's weights
+        // section sets the budget and the kernel is refused unallocated.
+        model::ModelFile f = model::read_model_file(path);
+        const auto at = f.architecture.rfind("config\tunits\t3");
+        REQUIRE(at != std::string::npos);
+        f.architecture.replace(at, 14, "config\tunits\t100000000");
+        model::write_model_file(bad, f);
+        CHECK_THROWS_WITH(load_model<float>(bad), Catch::Contains(bad) && Catch::Contains("refusing to allocate") &&
+                                                      Catch::Contains("(64, 100000000)") &&
+                                                      Catch::Contains("weights section"));
+    }
     SECTION("a missing file") {
         CHECK_THROWS_WITH(load_model<float>((dir / "nope.lumen").string()), Catch::Contains("nope.lumen"));
     }

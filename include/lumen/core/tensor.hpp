@@ -13,6 +13,7 @@
 #include <cstring>
 #include <limits>
 #include <new>
+#include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -93,6 +94,38 @@ inline constexpr Uninitialized uninitialized{};
 // The most elements one tensor may hold (2^34, 64 GiB of float32): anything larger is a bug or a forged
 // file, and is refused before allocation.
 inline constexpr index_t kMaxTensorElements = index_t{1} << 34;
+
+// A ceiling on the elements this thread's new tensors may hold in total while a TensorBudget lives. load_model
+// sets one from the size of the file's weights section before it builds the layers its architecture text
+// describes, so a forged file (a valid checksum around "Dense units=1000000000") is refused before the
+// allocation instead of after it. Budgets nest; the innermost one is charged.
+class TensorBudget {
+public:
+    TensorBudget(index_t elements, std::string what) : previous_(current()), remaining_(elements), what_(std::move(what)) {
+        current() = this;
+    }
+    ~TensorBudget() { current() = previous_; }
+    TensorBudget(const TensorBudget&) = delete;
+    TensorBudget& operator=(const TensorBudget&) = delete;
+
+    // Called for every tensor about to be allocated on this thread.
+    static void charge(index_t elements, const Shape& shape) {
+        TensorBudget* b = current();
+        if (b == nullptr) return;
+        require(elements <= b->remaining_, "a tensor of shape ", shape.to_string(), " (", elements,
+                " elements) exceeds ", b->what_, " (", b->remaining_, " elements left); refusing to allocate");
+        b->remaining_ -= elements;
+    }
+
+private:
+    static TensorBudget*& current() {
+        thread_local TensorBudget* budget = nullptr;
+        return budget;
+    }
+    TensorBudget* previous_;
+    index_t remaining_;
+    std::string what_;
+};
 
 template <class T>
 class Tensor {
@@ -234,6 +267,7 @@ private:
                 fail("Tensor: shape ", s.to_string(), " has more than 2^34 elements; refusing to allocate");
             n *= d;
         }
+        TensorBudget::charge(n, s);
     }
 
     Shape shape_;

@@ -131,13 +131,22 @@ inline Sequential<T> build_from_file(const model::ModelFile& f, const std::strin
     const Shape input_shape = *opts.input_shape;
     opts.input_shape.reset();  // add every layer first, then build once
     Sequential<T> model(opts);
-    for (const auto& s : specs) {
-        auto layer = model::layer_from_config<T>(s.cls, s.config);
-        layer->set_name(s.name);
-        layer->set_trainable(s.trainable);
-        model.add(layer);
+    {
+        // Building allocates each weight and its gradient. The weights must match the file's one for one, so
+        // an architecture that needs more than twice the stored values (plus 4 MiB for small buffers) is
+        // forged or broken: refuse it before allocating rather than after.
+        index_t stored = 0;
+        for (const auto& sw : f.weights) stored += sw.tensor.shape.size();
+        const TensorBudget budget(2 * stored + (index_t{1} << 20),
+                                  "what the file's weights section can fill (" + std::to_string(stored) + " values)");
+        for (const auto& s : specs) {
+            auto layer = model::layer_from_config<T>(s.cls, s.config);
+            layer->set_name(s.name);
+            layer->set_trainable(s.trainable);
+            model.add(layer);
+        }
+        model.build(input_shape);
     }
-    model.build(input_shape);
 
     // Weights: one for one with the architecture.
     std::size_t k = 0;
