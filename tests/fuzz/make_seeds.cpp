@@ -1,6 +1,7 @@
 // Writes the small seed corpus the fuzz targets start from (generated at build/run time; no binary is
-// committed). Usage: make_seeds <out_dir>; creates <out_dir>/{model_file,image,idx,scan}/.
+// committed). Usage: make_seeds <out_dir>; creates <out_dir>/{model_file,arch,image,idx,scan}/.
 //   model_file: a compiled and trained Conv2D/BN/Dense model (with Adam state) and the same model uncompiled
+//   arch:       the architecture texts of those two files and of a model with every layer class
 //   image:      PNG (grey, RGB, RGBA), JPEG and BMP images, each prefixed by an option byte (see fuzz_image.cpp)
 //   idx:        raw IDX files of rank 1 and 3 (scripts/fuzz adds gzip'd copies with the gzip tool)
 //   scan:       newline-separated name lists (classes, nested folders, hidden names, symlinks, odd extensions)
@@ -11,15 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "lumen/data/image_utils.hpp"
-#include "lumen/layers/BatchNormalization.hpp"
-#include "lumen/layers/Conv2D.hpp"
-#include "lumen/layers/Dense.hpp"
-#include "lumen/layers/Flatten.hpp"
-#include "lumen/layers/Input.hpp"
-#include "lumen/losses/SparseCategoricalCrossentropy.hpp"
-#include "lumen/model/saving.hpp"
-#include "lumen/optimizers/Adam.hpp"
+#include "lumen/lumen.hpp"
 
 namespace fs = std::filesystem;
 using namespace lumen;
@@ -59,7 +52,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     const fs::path out = argv[1];
-    for (const char* d : {"model_file", "image", "idx", "scan"}) fs::create_directories(out / d);
+    for (const char* d : {"model_file", "arch", "image", "idx", "scan"}) fs::create_directories(out / d);
 
     Sequential<float> m = small_model();
     m.save((out / "model_file" / "uncompiled.lmdl").string());
@@ -70,6 +63,25 @@ int main(int argc, char** argv) {
     for (index_t i = 0; i < 4; ++i) y[i] = float(i % 3);
     m.fit(x, y, {.batch_size = 2, .epochs = 1, .verbose = 0});
     m.save((out / "model_file" / "trained_adam.lmdl").string());
+    // arch: the architecture texts of both files (compiled and not), and one with every layer class.
+    for (const char* name : {"uncompiled", "trained_adam"})
+        write_text(out / "arch" / (std::string(name) + ".txt"),
+                   model::read_model_file((out / "model_file" / (std::string(name) + ".lmdl")).string()).architecture);
+    {
+        Sequential<float> all({layers::Input<float>({9, 9, 3}), layers::RandomFlip<float>(), layers::RandomRotation<float>(0.1),
+                               layers::RandomZoom<float>(0.1), layers::RandomTranslation<float>(0.1, 0.1),
+                               layers::RandomContrast<float>(0.2), layers::RandomBrightness<float>(0.2),
+                               layers::Resizing<float>(8, 8), layers::Rescaling<float>(1.0 / 255),
+                               layers::ZeroPadding2D<float>(1), layers::Conv2D<float>(2, 3),
+                               layers::BatchNormalization<float>(), layers::Activation<float>("relu"),
+                               layers::AveragePooling2D<float>(2), layers::MaxPooling2D<float>(2, {.strides = 1}),
+                               layers::GlobalAveragePooling2D<float>(), layers::Dropout<float>(0.5), layers::Dense<float>(2)},
+                              {.seed = 2});
+        const fs::path p = out / "arch" / "all.lmdl";
+        all.save(p.string());
+        write_text(out / "arch" / "all_layers.txt", model::read_model_file(p.string()).architecture);
+        fs::remove(p);
+    }
 
     const fs::path tmp = out / "image" / "tmp";
     fs::create_directories(tmp);
