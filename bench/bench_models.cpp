@@ -1,6 +1,6 @@
 // Whole-model benchmarks: train_step/<model> (forward + backward + Adam step on an in-memory batch) and
 // predict/<model> (inference), for the five models of bench/README.md, plus a per-layer forward/backward
-// breakdown of the flowers model (layers/flowers/...). items_per_second counts images; GFLOPs/s counts the
+// breakdown of the flowers and fashion_mnist models (layers/<model>/...). items_per_second counts images; GFLOPs/s counts the
 // convolution and dense multiply-adds (training = 3x forward: forward, dX and dW products).
 #include <benchmark/benchmark.h>
 
@@ -147,11 +147,10 @@ void BM_predict(benchmark::State& state, const ModelCase& c) {
     set_counters(state, c, forward_flops(m));
 }
 
-// Per-layer breakdown of the flowers model: forward (training mode) and backward of each layer alone.
-void BM_flowers_layer(benchmark::State& state, std::size_t index, bool backward) {
+// Per-layer breakdown of a model (flowers, fashion_mnist): forward (training mode) and backward of each layer alone.
+void BM_layer(benchmark::State& state, const ModelCase& c, std::size_t index, bool backward) {
     set_num_threads(static_cast<int>(state.range(0)));
-    const ModelCase& c = cases()[0];
-    Sequential<float> m = make_model("flowers");
+    Sequential<float> m = make_model(c.name);
     Tensor<float> x = random_images(c, 1);
     for (std::size_t i = 0; i < index; ++i) x = m.layers()[i]->forward(x, true);
     auto& layer = *m.layers()[index];
@@ -174,13 +173,17 @@ const bool registered = [] {
         benchmark::RegisterBenchmark((std::string("predict/") + c.name).c_str(), BM_predict, c)
             ->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
     }
-    Sequential<float> flowers = make_model("flowers");
-    for (std::size_t i = 0; i < flowers.layers().size(); ++i) {
-        const std::string n = flowers.layers()[i]->name();
-        for (bool bwd : {false, true})
-            benchmark::RegisterBenchmark(("layers/flowers/" + n + (bwd ? "/backward" : "/forward")).c_str(),
-                                         BM_flowers_layer, i, bwd)
-                ->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)->UseRealTime();
+    for (const ModelCase& c : cases()) {
+        if (std::string(c.name) != "flowers" && std::string(c.name) != "fashion_mnist") continue;
+        Sequential<float> m = make_model(c.name);
+        for (std::size_t i = 0; i < m.layers().size(); ++i) {
+            const std::string n = m.layers()[i]->name();
+            for (bool bwd : {false, true})
+                benchmark::RegisterBenchmark(
+                    ("layers/" + std::string(c.name) + "/" + n + (bwd ? "/backward" : "/forward")).c_str(), BM_layer,
+                    c, i, bwd)
+                    ->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)->UseRealTime();
+        }
     }
     return true;
 }();

@@ -117,6 +117,21 @@ TEST_CASE("Dropout in training keeps units with probability 1 - rate and scales 
         // 200000 Bernoulli draws: the keep fraction's stddev is at most 0.0012; allow 5 of them.
         const double fraction = double(kept) / double(x.size());
         CHECK(std::abs(fraction - (1 - rate)) < 0.006);
+        // Each 64-bit draw decides two neighbouring units (its low and high halves): both halves keep at 1 - rate.
+        index_t kept_even = 0;
+        for (index_t i = 0; i < x.size(); i += 2) kept_even += y[i] != 0;
+        CHECK(std::abs(double(kept_even) / double(x.size() / 2) - (1 - rate)) < 0.009);
+        CHECK(std::abs(double(kept - kept_even) / double(x.size() / 2) - (1 - rate)) < 0.009);
+        // An odd number of units: the last one, decided by a draw of its own, gets a mask too.
+        layers::Dropout<double> odd(rate);
+        odd.build(Shape{7}, 5);
+        const Tensor<double> xo = test::random_tensor(Shape{3, 7}, g);
+        const Tensor<double> yo = odd.forward(xo, true);
+        for (index_t i = 0; i < xo.size(); ++i) {
+            INFO("unit " << i);
+            CHECK((odd.mask()[i] == 0.0 || odd.mask()[i] == scale));
+            CHECK(yo[i] == xo[i] * odd.mask()[i]);
+        }
         // The expected output equals the input: the mean ratio y/x is close to 1.
         double ratio = 0;
         for (index_t i = 0; i < x.size(); ++i) ratio += y[i] / x[i];

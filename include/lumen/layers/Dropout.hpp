@@ -8,6 +8,7 @@
 // Masks come from the layer's own random stream, seeded at build: the same seed gives the same masks.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -43,14 +44,33 @@ public:
             mask_ = Tensor<T>();
             return x;
         }
-        // Draws are sequential on the layer's one stream, so masks do not depend on the thread count.
+        // Draws are sequential on the layer's one stream, so masks do not depend on the thread count. Each 64-bit
+        // draw decides two units: unit i is kept when its 32-bit half is below keep * 2^32 (keep = 1 keeps all).
         mask_.resize(x.shape());
+        Tensor<T> y(x.shape(), uninitialized);
         const double keep = 1.0 - rate_;
         const T scale = static_cast<T>(1.0 / keep);
-        Generator& g = this->rng();
-        for (auto& m : mask_) m = g.uniform() < keep ? scale : T(0);
-        Tensor<T> y(x.shape());
-        y.array() = x.array() * mask_.array();
+        const auto threshold = static_cast<std::uint64_t>(keep * 4294967296.0);
+        Generator g = this->rng();  // a local copy keeps the state in registers; written back below
+        const T* xs = x.data();
+        T* ms = mask_.data();
+        T* ys = y.data();
+        const index_t n = x.size();
+        index_t i = 0;
+        for (; i + 1 < n; i += 2) {
+            const std::uint64_t r = g();
+            const T m0 = (r & 0xffffffffu) < threshold ? scale : T(0);
+            const T m1 = (r >> 32) < threshold ? scale : T(0);
+            ms[i] = m0;
+            ms[i + 1] = m1;
+            ys[i] = xs[i] * m0;
+            ys[i + 1] = xs[i + 1] * m1;
+        }
+        if (i < n) {
+            ms[i] = (g() & 0xffffffffu) < threshold ? scale : T(0);
+            ys[i] = xs[i] * ms[i];
+        }
+        this->rng() = g;
         return y;
     }
 
