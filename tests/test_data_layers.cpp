@@ -10,6 +10,7 @@
 #include "lumen/layers/RandomRotation.hpp"
 #include "lumen/layers/RandomTranslation.hpp"
 #include "lumen/layers/RandomZoom.hpp"
+#include "lumen/core/threads.hpp"
 #include "lumen/layers/Resizing.hpp"
 #include "support/gradcheck.hpp"
 
@@ -188,4 +189,33 @@ TEST_CASE("the same seed gives the same augmentation; configs round-trip", "[dat
     CHECK_THROWS_WITH(RandomRotation<double>(0.1, {.fill_mode = "mirror"}), Catch::Contains("fill_mode"));
     CHECK_THROWS_WITH(RandomTranslation<double>(1.5, 0.1), Catch::Contains("factor"));
     CHECK_THROWS_WITH(Resizing<double>(0, 3), Catch::Contains("Resizing"));
+}
+
+TEST_CASE("geometric layers and RandomFlip give the same images and gradients on 1 and 2 threads", "[data][layers][threads]") {
+    // The images of a batch are warped in parallel after every draw is made in order, so the thread count changes
+    // nothing. (Also run under ThreadSanitizer: scripts/test-sanitizers tsan.)
+    const int saved = num_threads();
+    const Tensor<double> x = grid(7, 9, 8, 3);
+    Generator g(5);
+    const Tensor<double> dy = test::random_tensor(x.shape(), g);
+    auto run = [&](int threads, auto make) {
+        set_num_threads(threads);
+        auto layer = make();
+        layer.build(Shape{9, 8, 3}, 21);
+        Tensor<double> y = layer.forward(x, true);
+        Tensor<double> dx = layer.backward(dy);
+        return std::pair{y, dx};
+    };
+    auto same = [&](auto make) {
+        const auto [y1, dx1] = run(1, make);
+        const auto [y2, dx2] = run(2, make);
+        CHECK(std::equal(y1.begin(), y1.end(), y2.begin()));
+        CHECK(std::equal(dx1.begin(), dx1.end(), dx2.begin()));
+        CHECK(!std::equal(y1.begin(), y1.end(), x.begin()));  // something was transformed
+    };
+    same([] { return RandomRotation<double>(0.3); });
+    same([] { return RandomZoom<double>(0.3); });
+    same([] { return RandomTranslation<double>(0.2, 0.2, {.fill_mode = "constant"}); });
+    same([] { return RandomFlip<double>("horizontal_and_vertical"); });
+    set_num_threads(saved);
 }

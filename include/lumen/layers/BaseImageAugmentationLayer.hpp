@@ -17,6 +17,7 @@
 
 #include "lumen/core/error.hpp"
 #include "lumen/core/tensor.hpp"
+#include "lumen/core/threads.hpp"
 #include "lumen/kernels/affine.hpp"
 #include "lumen/layers/layer.hpp"
 
@@ -84,8 +85,11 @@ protected:
         warp_mode_ = mode;
         warp_nearest_ = nearest;
         if (maps_.empty()) return x;
-        Tensor<T> y(x.shape());
+        Tensor<T> y(x.shape(), uninitialized);  // affine_warp writes every output pixel (fill pixels too)
         const index_t H = x.dim(1), W = x.dim(2), C = x.dim(3), per = H * W * C;
+        // Images are independent and their maps were drawn before: one image per iteration, any thread count
+        // gives the same result.
+#pragma omp parallel for num_threads(num_threads()) schedule(static)
         for (index_t n = 0; n < x.dim(0); ++n)
             kernels::affine_warp(x.data() + n * per, H, W, C, y.data() + n * per, maps_[std::size_t(n)], mode,
                                  fill_value, kernels::Boundary::tf, nearest);
@@ -97,6 +101,7 @@ protected:
         if (maps_.empty()) return dy;
         Tensor<T> dx(dy.shape());
         const index_t H = dy.dim(1), W = dy.dim(2), C = dy.dim(3), per = H * W * C;
+#pragma omp parallel for num_threads(num_threads()) schedule(static)
         for (index_t n = 0; n < dy.dim(0); ++n)
             kernels::affine_warp_adjoint(dy.data() + n * per, H, W, C, dx.data() + n * per, maps_[std::size_t(n)],
                                          warp_mode_, kernels::Boundary::tf, warp_nearest_);

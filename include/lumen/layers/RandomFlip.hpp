@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "lumen/core/threads.hpp"
 #include "lumen/kernels/affine.hpp"
 #include "lumen/layers/BaseImageAugmentationLayer.hpp"
 
@@ -40,13 +41,14 @@ public:
         flips_.clear();
         if (!training) return x;
         const bool h = mode_ != "vertical", v = mode_ != "horizontal";
+        for (index_t n = 0; n < x.dim(0); ++n)  // draws first, in order: the same seed gives the same flips
+            flips_.push_back({h && this->rng().uniform() < 0.5, v && this->rng().uniform() < 0.5});
         Tensor<T> y = x;
         const index_t H = x.dim(1), W = x.dim(2), C = x.dim(3), per = H * W * C;
+#pragma omp parallel for num_threads(num_threads()) schedule(static)
         for (index_t n = 0; n < x.dim(0); ++n) {
-            std::array<bool, 2> f{h && this->rng().uniform() < 0.5, v && this->rng().uniform() < 0.5};
-            if (f[0]) kernels::flip_horizontal(y.data() + n * per, H, W, C);
-            if (f[1]) kernels::flip_vertical(y.data() + n * per, H, W, C);
-            flips_.push_back(f);
+            if (flips_[std::size_t(n)][0]) kernels::flip_horizontal(y.data() + n * per, H, W, C);
+            if (flips_[std::size_t(n)][1]) kernels::flip_vertical(y.data() + n * per, H, W, C);
         }
         return y;
     }
