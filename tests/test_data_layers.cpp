@@ -2,6 +2,7 @@
 // the exact adjoint of the forward transform, seeds repeat, configs round-trip.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <memory>
 
 #include "lumen/layers/RandomBrightness.hpp"
@@ -218,4 +219,48 @@ TEST_CASE("geometric layers and RandomFlip give the same images and gradients on
     same([] { return RandomTranslation<double>(0.2, 0.2, {.fill_mode = "constant"}); });
     same([] { return RandomFlip<double>("horizontal_and_vertical"); });
     set_num_threads(saved);
+}
+
+TEST_CASE("affine_warp's fast path for points inside the image gives sample_taps' numbers", "[data][layers][kernels]") {
+    // The plain path: every output pixel through sample_taps, as affine_warp_adjoint does.
+    auto plain = [](const Tensor<double>& img, const kernels::Affine2D& m, kernels::FillMode mode, kernels::Boundary b) {
+        const index_t H = img.dim(0), W = img.dim(1), C = img.dim(2);
+        Tensor<double> out(img.shape());
+        for (index_t y = 0; y < H; ++y)
+            for (index_t x = 0; x < W; ++x) {
+                const auto t = kernels::sample_taps(m, x, y, H, W, mode, b, false);
+                for (index_t c = 0; c < C; ++c) {
+                    double v = t.count == 0 ? 0.5 : 0.0;  // 0.5: the constant fill value used below
+                    for (int k = 0; k < t.count; ++k) v += t.weight[std::size_t(k)] * img[t.pixel[std::size_t(k)] * C + c];
+                    out[(y * W + x) * C + c] = v;
+                }
+            }
+        return out;
+    };
+    Generator g(8);
+    for (const auto& [H, W] : {std::pair<index_t, index_t>{9, 8}, {1, 5}, {6, 1}, {13, 17}}) {
+        Tensor<double> img(Shape{H, W, 3});
+        for (auto& v : img) v = g.uniform(0, 255);
+        for (int trial = 0; trial < 20; ++trial) {
+            // rotations, zooms, shifts; every fourth trial an exact quarter turn (coordinates snapped to integers)
+            const double angle = trial % 4 == 0 ? 1.5707963267948966 : g.uniform(-0.6, 0.6);
+            const double zoom = trial % 4 == 0 ? 1.0 : g.uniform(0.7, 1.3);
+            const double cy = double(H - 1) / 2, cx = double(W - 1) / 2;
+            kernels::Affine2D m{{zoom * std::cos(angle), -zoom * std::sin(angle), 0, zoom * std::sin(angle),
+                                 zoom * std::cos(angle), 0}};
+            m.a[2] = cx - m.a[0] * cx - m.a[1] * cy + g.uniform(-2, 2);
+            m.a[5] = cy - m.a[3] * cx - m.a[4] * cy + g.uniform(-2, 2);
+            for (auto mode : {kernels::FillMode::reflect, kernels::FillMode::wrap, kernels::FillMode::nearest,
+                              kernels::FillMode::constant})
+                for (auto b : {kernels::Boundary::tf, kernels::Boundary::scipy}) {
+                    Tensor<double> fast(img.shape(), uninitialized);
+                    kernels::affine_warp(img.data(), H, W, 3, fast.data(), m, mode, 0.5, b);
+                    const Tensor<double> want = plain(img, m, mode, b);
+                    index_t bad = 0;
+                    for (index_t i = 0; i < img.size(); ++i) bad += std::abs(fast[i] - want[i]) > 1e-9 * (1 + std::abs(want[i]));
+                    INFO(H << "x" << W << " trial " << trial << " mode " << kernels::to_string(mode));
+                    CHECK(bad == 0);
+                }
+        }
+    }
 }

@@ -145,8 +145,41 @@ inline SampleTaps sample_taps(const Affine2D& m, index_t x, index_t y, index_t H
 template <class T>
 void affine_warp(const T* in, index_t H, index_t W, index_t C, T* out, const Affine2D& m, FillMode mode, T cval,
                  Boundary boundary, bool nearest_interpolation = false) {
+    const auto& a = m.a;
+    const double xmax = double(W - 1), ymax = double(H - 1);
     for (index_t y = 0; y < H; ++y)
         for (index_t x = 0; x < W; ++x) {
+            if (!nearest_interpolation) {
+                // Fast path, same numbers as sample_taps: a source point inside the image is left alone by every
+                // fill mode, so its four taps follow directly. (nearbyint snaps as round does: they differ
+                // only at halves, which are never within eps of an integer.)
+                constexpr double eps = 1e-9;
+                double xs = a[0] * double(x) + a[1] * double(y) + a[2];
+                double ys = a[3] * double(x) + a[4] * double(y) + a[5];
+                const double rx = std::nearbyint(xs), ry = std::nearbyint(ys);
+                if (std::abs(xs - rx) < eps) xs = rx;
+                if (std::abs(ys - ry) < eps) ys = ry;
+                if (xs >= 0 && ys >= 0 && xs <= xmax && ys <= ymax) {
+                    const index_t x0 = index_t(xs), y0 = index_t(ys);  // floor: both are >= 0
+                    const double fx = xs - double(x0), fy = ys - double(y0);
+                    const index_t x1 = std::min(x0 + 1, W - 1), y1 = std::min(y0 + 1, H - 1);
+                    const double w00 = (1 - fy) * (1 - fx), w01 = (1 - fy) * fx, w10 = fy * (1 - fx), w11 = fy * fx;
+                    const T* p00 = in + (y0 * W + x0) * C;
+                    const T* p01 = in + (y0 * W + x1) * C;
+                    const T* p10 = in + (y1 * W + x0) * C;
+                    const T* p11 = in + (y1 * W + x1) * C;
+                    T* o = out + (y * W + x) * C;
+                    for (index_t c = 0; c < C; ++c) {
+                        double v = 0;
+                        v += w00 * double(p00[c]);
+                        v += w01 * double(p01[c]);
+                        v += w10 * double(p10[c]);
+                        v += w11 * double(p11[c]);
+                        o[c] = static_cast<T>(v);
+                    }
+                    continue;
+                }
+            }
             const SampleTaps t = sample_taps(m, x, y, H, W, mode, boundary, nearest_interpolation);
             T* o = out + (y * W + x) * C;
             if (t.count == 0) {
