@@ -124,6 +124,40 @@ TEST_CASE("a JPEG Huffman table with more than 256 codes is refused before stb r
     }
 }
 
+TEST_CASE("a JPEG scan that uses a Huffman table no DHT segment defined is refused before stb decodes it", "[data][errors]") {
+    // fuzz_image finding: stb_image 2.27 leaves its decoder's Huffman tables uninitialised, so a scan using a table
+    // the file never defined decodes with garbage (a failed assertion in stbi__jpeg_huff_decode in the fuzz build,
+    // out-of-bounds reads where asserts are off). A real JPEG written by lumen, then its DHT's AC table 0 renamed
+    // to AC table 2: the scan still asks for AC table 0.
+    const fs::path d = temp_dir("dht_missing");
+    data::Image img(8, 8, 3);
+    for (std::size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = std::uint8_t(i * 7);
+    data::save_img(d / "ok.jpg", img);
+    std::vector<std::uint8_t> jpg = data::read_file(d / "ok.jpg");
+    CHECK(data::check_image(jpg, "ok.jpg") == std::array<int, 3>{8, 8, 3});
+    CHECK_NOTHROW(data::decode_image(jpg, 3, "ok.jpg"));
+    bool renamed = false;
+    for (std::size_t i = 2; i + 4 < jpg.size() && !renamed; ++i) {
+        if (jpg[i] != 0xFF || jpg[i + 1] != 0xC4) continue;
+        const std::size_t end = i + 2 + ((std::size_t(jpg[i + 2]) << 8) | jpg[i + 3]);
+        for (std::size_t t = i + 4; t < end;) {
+            std::size_t codes = 0;
+            for (std::size_t k = 1; k <= 16; ++k) codes += jpg[t + k];
+            if (jpg[t] == 0x10) {
+                jpg[t] = 0x12;
+                renamed = true;
+                break;
+            }
+            t += 17 + codes;
+        }
+    }
+    REQUIRE(renamed);
+    CHECK_THROWS_WITH(data::check_image(jpg, "missing.jpg"),
+                      Catch::Contains("missing.jpg") && Catch::Contains("AC Huffman table 0, which no DHT segment"));
+    CHECK_THROWS_WITH(data::decode_image(jpg, 3, "missing.jpg"), Catch::Contains("AC Huffman table 0"));
+    fs::remove_all(d);
+}
+
 TEST_CASE("a PGM/PPM header number beyond an int is refused before stb parses it", "[data][errors]") {
     // fuzz_image finding: stb_image 2.27 reads PNM header numbers into an int without an overflow check
     // (UBSan: signed integer overflow, 324444444 * 10, in stbi__pnm_getinteger).

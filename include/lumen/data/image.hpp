@@ -65,7 +65,8 @@ inline std::uint32_t be32(const std::uint8_t* p) {
 // at the next real marker; running out of bytes first means the file was cut short.
 inline std::string jpeg_structure_problem(const std::vector<std::uint8_t>& b, std::size_t pos = 2) {
     const std::size_t n = b.size();
-    bool seen_scan = false;
+    bool seen_scan = false, progressive = false;
+    std::array<std::array<bool, 4>, 2> defined{};  // Huffman tables seen so far: [0 DC / 1 AC][id 0-3]
     while (true) {
         if (pos >= n || b[pos] != 0xFF) {
             if (pos >= n) return seen_scan ? "truncated JPEG (the data ends before the end-of-image marker)"
@@ -83,11 +84,31 @@ inline std::string jpeg_structure_problem(const std::vector<std::uint8_t>& b, st
         if (m == 0xC4) {  // DHT: stb (2.27) overflows its 256-symbol Huffman arrays on a table with more codes
             // stb reads a whole table (17 bytes + codes) whenever the segment has bytes left, even past its end.
             for (std::size_t t = pos + 2; t < pos + len;) {
+                const std::uint8_t q = b[t];  // class (0 DC, 1 AC) << 4 | id; stb refuses class > 1 or id > 3
+                if ((q >> 4) <= 1 && (q & 15) <= 3) defined[q >> 4][q & 15] = true;
                 std::size_t codes = 0;
                 for (std::size_t i = 1; i <= 16; ++i) codes += t + i < n ? b[t + i] : 0;
                 if (codes > 256)
                     return "corrupt JPEG (a Huffman table declares " + std::to_string(codes) + " codes; at most 256)";
                 t += 17 + codes;
+            }
+        }
+        if (m == 0xC2) progressive = true;
+        if (m == 0xDA && pos + 3 <= n) {
+            // SOS: every table the scan decodes with must have been defined. stb 2.27 leaves the tables of its
+            // (malloc'd) decoder uninitialised, so an undefined one is garbage: a failed assertion in
+            // stbi__jpeg_huff_decode, or reads out of bounds where asserts are off (fuzz_image finding).
+            const std::size_t ns = b[pos + 2];
+            if (6 + 2 * ns <= len) {
+                const std::uint8_t ss = b[pos + 3 + 2 * ns], ah = b[pos + 5 + 2 * ns] >> 4;
+                const bool dc = !progressive || (ss == 0 && ah == 0), ac = !progressive || ss > 0;
+                for (std::size_t c = 0; c < ns; ++c) {
+                    const int td = b[pos + 4 + 2 * c] >> 4, ta = b[pos + 4 + 2 * c] & 15;
+                    const bool no_dc = dc && td <= 3 && !defined[0][td], no_ac = ac && ta <= 3 && !defined[1][ta];
+                    if (no_dc || no_ac)
+                        return "corrupt JPEG (a scan uses " + std::string(no_dc ? "DC" : "AC") + " Huffman table " +
+                               std::to_string(no_dc ? td : ta) + ", which no DHT segment before it defines)";
+                }
             }
         }
         pos += len;
