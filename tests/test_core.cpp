@@ -56,6 +56,24 @@ TEST_CASE("Tensor refuses bad shapes and views with a message", "[core]") {
     CHECK_THROWS_AS(Tensor<float>(Shape{2}, std::vector<float>{1, 2, 3}), Error);
 }
 
+TEST_CASE("TensorBudget refuses tensors beyond it before allocating; nested budgets never loosen", "[core][limits]") {
+    {
+        const TensorBudget outer(100, "the outer budget");
+        Tensor<float> a(Shape{10, 6});  // 60 of 100
+        CHECK_THROWS_WITH(Tensor<float>(Shape{50}), Catch::Contains("(50,)") && Catch::Contains("the outer budget") &&
+                                                        Catch::Contains("40 elements left"));
+        {
+            const TensorBudget inner(1000, "the inner budget");
+            CHECK_THROWS_WITH(Tensor<float>(Shape{41}), Catch::Contains("the outer budget"));  // inner has room
+            Tensor<float> b(Shape{40});                                                          // both charged
+            CHECK_THROWS_WITH(Tensor<float>(Shape{1}), Catch::Contains("the outer budget"));
+        }
+        Tensor<float> c;
+        CHECK_THROWS_WITH(c.resize(Shape{1}), Catch::Contains("refusing to allocate"));  // resize is charged too
+    }
+    CHECK_NOTHROW(Tensor<float>(Shape{1000, 1000}));  // no budget once the scope ends
+}
+
 TEST_CASE("Random streams are reproducible and independent", "[core]") {
     Generator a(42), b(42), c(43);
     bool all_equal = true, any_differs = false;

@@ -95,10 +95,11 @@ inline constexpr Uninitialized uninitialized{};
 // file, and is refused before allocation.
 inline constexpr index_t kMaxTensorElements = index_t{1} << 34;
 
-// A ceiling on the elements this thread's new tensors may hold in total while a TensorBudget lives. load_model
-// sets one from the size of the file's weights section before it builds the layers its architecture text
-// describes, so a forged file (a valid checksum around "Dense units=1000000000") is refused before the
-// allocation instead of after it. Budgets nest; the innermost one is charged.
+// A ceiling on the elements of the tensors this thread constructs from a shape (or resizes) while a TensorBudget
+// lives. load_model sets one from the size of the file's weights section before it builds the layers its
+// architecture text describes, so a forged file (a valid checksum around "Dense units=1000000000") is refused
+// before the allocation instead of after it. Budgets nest: a tensor is charged to every live budget of the
+// thread, so an inner budget never loosens an outer one. Copies, views and other threads are not charged.
 class TensorBudget {
 public:
     TensorBudget(index_t elements, std::string what) : previous_(current()), remaining_(elements), what_(std::move(what)) {
@@ -107,14 +108,14 @@ public:
     ~TensorBudget() { current() = previous_; }
     TensorBudget(const TensorBudget&) = delete;
     TensorBudget& operator=(const TensorBudget&) = delete;
+    static void* operator new(std::size_t) = delete;  // scoped only: budgets must end in reverse order
 
     // Called for every tensor about to be allocated on this thread.
     static void charge(index_t elements, const Shape& shape) {
-        TensorBudget* b = current();
-        if (b == nullptr) return;
-        require(elements <= b->remaining_, "a tensor of shape ", shape.to_string(), " (", elements,
-                " elements) exceeds ", b->what_, " (", b->remaining_, " elements left); refusing to allocate");
-        b->remaining_ -= elements;
+        for (TensorBudget* b = current(); b != nullptr; b = b->previous_)
+            require(elements <= b->remaining_, "a tensor of shape ", shape.to_string(), " (", elements,
+                    " elements) exceeds ", b->what_, " (", b->remaining_, " elements left); refusing to allocate");
+        for (TensorBudget* b = current(); b != nullptr; b = b->previous_) b->remaining_ -= elements;
     }
 
 private:

@@ -132,12 +132,15 @@ inline Sequential<T> build_from_file(const model::ModelFile& f, const std::strin
     opts.input_shape.reset();  // add every layer first, then build once
     Sequential<T> model(opts);
     {
-        // Building allocates each weight and its gradient. The weights must match the file's one for one, so
-        // an architecture that needs more than twice the stored values (plus 4 MiB for small buffers) is
+        // Building allocates each weight and its gradient, and the weights must match the file's one for one.
+        // Layers also allocate (value and gradient of) weights they neither use nor save: Dense's and Conv2D's
+        // bias without use_bias (never more elements than the kernel), BatchNormalization's gamma and beta
+        // without scale/center (as many as its two saved moving statistics). So a genuine file never needs
+        // more than 4 x its stored values, plus 2^20 elements for small buffers; an architecture that does is
         // forged or broken: refuse it before allocating rather than after.
         index_t stored = 0;
         for (const auto& sw : f.weights) stored += sw.tensor.shape.size();
-        const TensorBudget budget(2 * stored + (index_t{1} << 20),
+        const TensorBudget budget(4 * stored + (index_t{1} << 20),
                                   "what the file's weights section can fill (" + std::to_string(stored) + " values)");
         for (const auto& s : specs) {
             auto layer = model::layer_from_config<T>(s.cls, s.config);
