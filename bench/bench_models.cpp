@@ -1,9 +1,11 @@
 // Whole-model benchmarks: train_step/<model> (forward + backward + Adam step on an in-memory batch) and
 // predict/<model> (inference), for the five models of bench/README.md, plus a per-layer forward/backward
-// breakdown of the flowers and fashion_mnist models (layers/<model>/...). items_per_second counts images; GFLOPs/s counts the
+// breakdown of the flowers and fashion_mnist models (layers/<model>/...) and the flowers example's augmentation
+// layers (layers/flowers_augment/...). items_per_second counts images; GFLOPs/s counts the
 // convolution and dense multiply-adds (training = 3x forward: forward, dX and dW products).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -179,7 +181,9 @@ void BM_flowers_augment(benchmark::State& state, int which) {
     if (which == 1) layer = std::make_shared<layers::RandomRotation<float>>(0.1);
     if (which == 2) layer = std::make_shared<layers::RandomZoom<float>>(0.1);
     layer->build(Shape{180, 180, 3}, 7);
-    const Tensor<float> x = random_images(cases()[0], 1);
+    const ModelCase& flowers = *std::find_if(cases().begin(), cases().end(),
+                                             [](const ModelCase& c) { return std::string(c.name) == "flowers"; });
+    const Tensor<float> x = random_images(flowers, 1);
     for (auto _ : state) benchmark::DoNotOptimize(layer->forward(x, true));
     state.SetItemsProcessed(state.iterations() * 32);
     state.SetLabel(layer->class_name());

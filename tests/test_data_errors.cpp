@@ -158,6 +158,57 @@ TEST_CASE("a JPEG scan that uses a Huffman table no DHT segment defined is refus
     fs::remove_all(d);
 }
 
+TEST_CASE("the Huffman-table check follows baseline and progressive scans", "[data][errors]") {
+    // Hand-built marker sequences (no image data: the walk checks structure only). A DHT defines one table per
+    // entry below: class 0 DC / 1 AC, id, one code of length 1.
+    using Bytes = std::vector<std::uint8_t>;
+    auto segment = [](std::uint8_t marker, const Bytes& body) {
+        Bytes b;  // appended byte by byte: GCC 12 warns (-Warray-bounds) on insert after a 4-byte braced list
+        for (const std::uint8_t v : {std::uint8_t(0xFF), marker, std::uint8_t((body.size() + 2) >> 8),
+                                     std::uint8_t((body.size() + 2) & 0xFF)})
+            b.push_back(v);
+        for (const std::uint8_t v : body) b.push_back(v);
+        return b;
+    };
+    auto dht = [&](int cls, int id) {
+        Bytes body{std::uint8_t(cls << 4 | id), 1};
+        body.resize(body.size() + 15, 0);
+        body.push_back(0);  // the one symbol
+        return segment(0xC4, body);
+    };
+    // SOS for one component (id 1) with tables td/ta, spectral range ss..se, successive approximation ah.
+    auto sos = [&](int td, int ta, int ss, int se, int ah) {
+        Bytes b = segment(0xDA, {1, 1, std::uint8_t(td << 4 | ta), std::uint8_t(ss), std::uint8_t(se), std::uint8_t(ah << 4)});
+        b.push_back(0x00);  // one byte of entropy-coded data
+        return b;
+    };
+    auto jpeg = [&](std::uint8_t sof, std::initializer_list<Bytes> parts) {
+        Bytes b{0xFF, 0xD8};
+        const Bytes frame = segment(sof, {8, 0, 1, 0, 1, 1, 1, 0x11, 0});
+        b.insert(b.end(), frame.begin(), frame.end());
+        for (const auto& p : parts) b.insert(b.end(), p.begin(), p.end());
+        b.push_back(0xFF);
+        b.push_back(0xD9);
+        return b;
+    };
+    using data::detail::jpeg_structure_problem;
+    // Baseline: both tables of every component, defined before the scan.
+    CHECK(jpeg_structure_problem(jpeg(0xC0, {dht(0, 0), dht(1, 0), sos(0, 0, 0, 63, 0)})).empty());
+    CHECK_THAT(jpeg_structure_problem(jpeg(0xC0, {dht(0, 0), sos(0, 0, 0, 63, 0), dht(1, 0)})),
+               Catch::Contains("AC Huffman table 0"));  // defined only after the scan
+    CHECK_THAT(jpeg_structure_problem(jpeg(0xC0, {dht(1, 0), sos(0, 0, 0, 63, 0)})), Catch::Contains("DC Huffman table 0"));
+    CHECK_THAT(jpeg_structure_problem(jpeg(0xC0, {dht(0, 0), dht(1, 1), sos(0, 0, 0, 63, 0)})),
+               Catch::Contains("AC Huffman table 0"));
+    // Progressive: a DC first scan needs its DC table only; a DC refinement scan (Ah > 0) decodes no table; an AC
+    // scan needs its AC table only, and a DHT between scans counts for the scans after it.
+    CHECK(jpeg_structure_problem(jpeg(0xC2, {dht(0, 0), sos(0, 3, 0, 0, 0), sos(2, 3, 0, 0, 1), dht(1, 1),
+                                             sos(3, 1, 1, 63, 0), sos(3, 1, 1, 63, 1)}))
+              .empty());
+    CHECK_THAT(jpeg_structure_problem(jpeg(0xC2, {dht(0, 0), sos(0, 3, 0, 0, 0), sos(0, 1, 1, 63, 0), dht(1, 1)})),
+               Catch::Contains("AC Huffman table 1"));
+    CHECK_THAT(jpeg_structure_problem(jpeg(0xC2, {sos(2, 0, 0, 0, 0)})), Catch::Contains("DC Huffman table 2"));
+}
+
 TEST_CASE("a PGM/PPM header number beyond an int is refused before stb parses it", "[data][errors]") {
     // fuzz_image finding: stb_image 2.27 reads PNM header numbers into an int without an overflow check
     // (UBSan: signed integer overflow, 324444444 * 10, in stbi__pnm_getinteger).

@@ -1,7 +1,8 @@
 // Writes the small seed corpus the fuzz targets start from (generated at build/run time; no binary is
 // committed). Usage: make_seeds <out_dir>; creates <out_dir>/{model_file,arch,image,idx,scan}/.
 //   model_file: a compiled and trained Conv2D/BN/Dense model (with Adam state) and the same model uncompiled
-//   arch:       the architecture texts of those two files and of a model with every layer class
+//   arch:       the architecture texts of those two files and of a model with the augmentation, padding,
+//               pooling and activation layers besides
 //   image:      PNG (grey, RGB, RGBA), JPEG and BMP images, each prefixed by an option byte (see fuzz_image.cpp)
 //   idx:        raw IDX files of rank 1 and 3 (scripts/fuzz adds gzip'd copies with the gzip tool)
 //   scan:       newline-separated name lists (classes, nested folders, hidden names, symlinks, odd extensions)
@@ -63,7 +64,7 @@ int main(int argc, char** argv) {
     for (index_t i = 0; i < 4; ++i) y[i] = float(i % 3);
     m.fit(x, y, {.batch_size = 2, .epochs = 1, .verbose = 0});
     m.save((out / "model_file" / "trained_adam.lmdl").string());
-    // arch: the architecture texts of both files (compiled and not), and one with every layer class.
+    // arch: the architecture texts of both files (compiled and not), and one with most other layer classes.
     for (const char* name : {"uncompiled", "trained_adam"})
         write_text(out / "arch" / (std::string(name) + ".txt"),
                    model::read_model_file((out / "model_file" / (std::string(name) + ".lmdl")).string()).architecture);

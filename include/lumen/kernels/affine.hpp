@@ -108,14 +108,19 @@ struct SampleTaps {
     std::array<double, 4> weight{};
 };
 
+// A source coordinate within 1e-9 of an integer is that integer (cos 90 degrees is 6e-17, not 0). Shared by
+// sample_taps and affine_warp's fast path, so the two snap alike.
+inline double snap_coordinate(double c) {
+    constexpr double eps = 1e-9;
+    const double r = std::round(c);
+    return std::abs(c - r) < eps ? r : c;
+}
+
 inline SampleTaps sample_taps(const Affine2D& m, index_t x, index_t y, index_t H, index_t W, FillMode mode,
                               Boundary boundary, bool nearest_interpolation) {
     const auto& a = m.a;
-    constexpr double eps = 1e-9;  // absorbs rounding in M (cos 90 degrees is 6e-17, not 0)
-    double xs = a[0] * double(x) + a[1] * double(y) + a[2];
-    double ys = a[3] * double(x) + a[4] * double(y) + a[5];
-    if (std::abs(xs - std::round(xs)) < eps) xs = std::round(xs);
-    if (std::abs(ys - std::round(ys)) < eps) ys = std::round(ys);
+    double xs = snap_coordinate(a[0] * double(x) + a[1] * double(y) + a[2]);
+    double ys = snap_coordinate(a[3] * double(x) + a[4] * double(y) + a[5]);
     SampleTaps t;
     if (mode == FillMode::constant) {
         if (xs < 0 || ys < 0 || xs > double(W - 1) || ys > double(H - 1)) return t;
@@ -151,14 +156,9 @@ void affine_warp(const T* in, index_t H, index_t W, index_t C, T* out, const Aff
         for (index_t x = 0; x < W; ++x) {
             if (!nearest_interpolation) {
                 // Fast path, same numbers as sample_taps: a source point inside the image is left alone by every
-                // fill mode, so its four taps follow directly. (nearbyint snaps as round does: they differ
-                // only at halves, which are never within eps of an integer.)
-                constexpr double eps = 1e-9;
-                double xs = a[0] * double(x) + a[1] * double(y) + a[2];
-                double ys = a[3] * double(x) + a[4] * double(y) + a[5];
-                const double rx = std::nearbyint(xs), ry = std::nearbyint(ys);
-                if (std::abs(xs - rx) < eps) xs = rx;
-                if (std::abs(ys - ry) < eps) ys = ry;
+                // fill mode, so its four taps follow directly.
+                const double xs = snap_coordinate(a[0] * double(x) + a[1] * double(y) + a[2]);
+                const double ys = snap_coordinate(a[3] * double(x) + a[4] * double(y) + a[5]);
                 if (xs >= 0 && ys >= 0 && xs <= xmax && ys <= ymax) {
                     const index_t x0 = index_t(xs), y0 = index_t(ys);  // floor: both are >= 0
                     const double fx = xs - double(x0), fy = ys - double(y0);

@@ -46,11 +46,11 @@ public:
         }
         // Draws are sequential on the layer's one stream, so masks do not depend on the thread count. Each 64-bit
         // draw decides two units: unit i is kept when its 32-bit half is below keep * 2^32 (keep = 1 keeps all).
-        mask_.resize(x.shape());
+        mask_.resize_uninitialized(x.shape());  // every element is written below
         Tensor<T> y(x.shape(), uninitialized);
         const double keep = 1.0 - rate_;
         const T scale = static_cast<T>(1.0 / keep);
-        const auto threshold = static_cast<std::uint64_t>(keep * 4294967296.0);
+        const auto threshold = static_cast<std::uint64_t>(keep * 0x1p32);
         Generator g = this->rng();  // a local copy keeps the state in registers; written back below
         const T* xs = x.data();
         T* ms = mask_.data();

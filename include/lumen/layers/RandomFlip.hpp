@@ -58,6 +58,7 @@ public:
         if (flips_.empty()) return dy;
         Tensor<T> dx = dy;
         const index_t H = dy.dim(1), W = dy.dim(2), C = dy.dim(3), per = H * W * C;
+#pragma omp parallel for num_threads(num_threads()) schedule(static)
         for (index_t n = 0; n < dy.dim(0); ++n) {
             if (flips_[std::size_t(n)][0]) kernels::flip_horizontal(dx.data() + n * per, H, W, C);
             if (flips_[std::size_t(n)][1]) kernels::flip_vertical(dx.data() + n * per, H, W, C);
