@@ -284,6 +284,17 @@ TEST_CASE("BatchNormalization rejects bad arguments with the layer name", "[batc
     CHECK_THROWS_WITH(channels_first.build(Shape{8, 8, 3}), Contains("\"bn\"") && Contains("axis=1") &&
                                                                  Contains("(None, 8, 8, 3)"));
     CHECK_NOTHROW(BatchNormalization<float>(Opt{.axis = 3}).build(Shape{8, 8, 3}));  // 3 == -1 on 4-D input
+    // A saved axis is read as an integer (fuzz_arch finding: "-9999999999999" was read as a double and cast to
+    // int, undefined behaviour); out-of-range or non-integer text is an Error naming the axis.
+    for (const char* text : {"-9999999999999", "1e13", "2.5", "x", "99"}) {
+        INFO(text);
+        auto config = BatchNormalization<float>(Opt{.name = "bn"}).get_config();
+        for (auto& [key, value] : config)
+            if (key == "axis") value = text;
+        CHECK_THROWS_WITH(BatchNormalization<float>::from_config(config), Contains("axis") && Contains(text));
+    }
+    auto config = BatchNormalization<float>(Opt{.axis = 3, .name = "bn"}).get_config();
+    CHECK(BatchNormalization<float>::from_config(config)->get_config() == config);
     CHECK_THROWS_WITH(BatchNormalization<float>(Opt{.name = "bn"}).build(Shape{}), Contains("\"bn\""));
     BatchNormalization<float> ok;
     ok.build(Shape{4});

@@ -191,7 +191,13 @@ public:
         };
         auto flag = [&](const char* key) { return get(key) == "true" || get(key) == "True" || get(key) == "1"; };
         BatchNormalizationOptions o;
-        o.axis = static_cast<int>(read("axis"));
+        {
+            std::istringstream in(get("axis"));  // an integer: a double cast to int is undefined when out of range
+            long long axis = 0;
+            require(static_cast<bool>(in >> axis) && (in >> std::ws).eof() && axis >= -64 && axis <= 64, cls, ": cannot read axis \"",
+                    get("axis"), "\" (an integer of at most 64 in size)");
+            o.axis = static_cast<int>(axis);
+        }
         o.momentum = read("momentum");
         o.epsilon = read("epsilon");
         o.center = flag("center");
