@@ -116,6 +116,18 @@ inline double snap_coordinate(double c) {
     return std::abs(c - r) < eps ? r : c;
 }
 
+// The four taps of bilinear interpolation at a source point (xs, ys) inside the image.
+inline SampleTaps bilinear_taps(double xs, double ys, index_t H, index_t W) {
+    const index_t x0 = index_t(std::floor(xs)), y0 = index_t(std::floor(ys));
+    const double fx = xs - double(x0), fy = ys - double(y0);
+    const index_t x1 = std::min(x0 + 1, W - 1), y1 = std::min(y0 + 1, H - 1);
+    SampleTaps t;
+    t.count = 4;
+    t.pixel = {y0 * W + x0, y0 * W + x1, y1 * W + x0, y1 * W + x1};
+    t.weight = {(1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx};
+    return t;
+}
+
 inline SampleTaps sample_taps(const Affine2D& m, index_t x, index_t y, index_t H, index_t W, FillMode mode,
                               Boundary boundary, bool nearest_interpolation) {
     const auto& a = m.a;
@@ -136,13 +148,7 @@ inline SampleTaps sample_taps(const Affine2D& m, index_t x, index_t y, index_t H
         t.weight[0] = 1;
         return t;
     }
-    const index_t x0 = index_t(std::floor(xs)), y0 = index_t(std::floor(ys));
-    const double fx = xs - double(x0), fy = ys - double(y0);
-    const index_t x1 = std::min(x0 + 1, W - 1), y1 = std::min(y0 + 1, H - 1);
-    t.count = 4;
-    t.pixel = {y0 * W + x0, y0 * W + x1, y1 * W + x0, y1 * W + x1};
-    t.weight = {(1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx};
-    return t;
+    return bilinear_taps(xs, ys, H, W);
 }
 
 // out (H, W, C) = in (H, W, C) resampled through `m` (same size). `nearest_interpolation` rounds the source
@@ -154,34 +160,21 @@ void affine_warp(const T* in, index_t H, index_t W, index_t C, T* out, const Aff
     const double xmax = double(W - 1), ymax = double(H - 1);
     for (index_t y = 0; y < H; ++y)
         for (index_t x = 0; x < W; ++x) {
-            if (!nearest_interpolation) {
-                // Fast path, same numbers as sample_taps: a source point inside the image is left alone by every
-                // fill mode, so its four taps follow directly.
-                const double xs = snap_coordinate(a[0] * double(x) + a[1] * double(y) + a[2]);
-                const double ys = snap_coordinate(a[3] * double(x) + a[4] * double(y) + a[5]);
-                if (xs >= 0 && ys >= 0 && xs <= xmax && ys <= ymax) {
-                    const index_t x0 = index_t(xs), y0 = index_t(ys);  // floor: both are >= 0
-                    const double fx = xs - double(x0), fy = ys - double(y0);
-                    const index_t x1 = std::min(x0 + 1, W - 1), y1 = std::min(y0 + 1, H - 1);
-                    const double w00 = (1 - fy) * (1 - fx), w01 = (1 - fy) * fx, w10 = fy * (1 - fx), w11 = fy * fx;
-                    const T* p00 = in + (y0 * W + x0) * C;
-                    const T* p01 = in + (y0 * W + x1) * C;
-                    const T* p10 = in + (y1 * W + x0) * C;
-                    const T* p11 = in + (y1 * W + x1) * C;
-                    T* o = out + (y * W + x) * C;
-                    for (index_t c = 0; c < C; ++c) {
-                        double v = 0;
-                        v += w00 * double(p00[c]);
-                        v += w01 * double(p01[c]);
-                        v += w10 * double(p10[c]);
-                        v += w11 * double(p11[c]);
-                        o[c] = static_cast<T>(v);
-                    }
-                    continue;
+            // Fast path, same numbers as sample_taps: a source point inside the image is left alone by every
+            // fill mode, so its bilinear taps follow directly without the fill-mode mapping.
+            const double xs = snap_coordinate(a[0] * double(x) + a[1] * double(y) + a[2]);
+            const double ys = snap_coordinate(a[3] * double(x) + a[4] * double(y) + a[5]);
+            T* o = out + (y * W + x) * C;
+            if (!nearest_interpolation && xs >= 0 && ys >= 0 && xs <= xmax && ys <= ymax) {
+                const SampleTaps t = bilinear_taps(xs, ys, H, W);
+                for (index_t c = 0; c < C; ++c) {  // the loop below with its tap count fixed at 4
+                    double v = 0;
+                    for (std::size_t k = 0; k < 4; ++k) v += t.weight[k] * double(in[t.pixel[k] * C + c]);
+                    o[c] = static_cast<T>(v);
                 }
+                continue;
             }
             const SampleTaps t = sample_taps(m, x, y, H, W, mode, boundary, nearest_interpolation);
-            T* o = out + (y * W + x) * C;
             if (t.count == 0) {
                 for (index_t c = 0; c < C; ++c) o[c] = cval;
                 continue;

@@ -194,8 +194,9 @@ public:
         {
             std::istringstream in(get("axis"));  // an integer: a double cast to int is undefined when out of range
             long long axis = 0;
-            require(static_cast<bool>(in >> axis) && (in >> std::ws).eof() && axis >= -64 && axis <= 64, cls, ": cannot read axis \"",
-                    get("axis"), "\" (an integer of at most 64 in size)");
+            const bool whole = static_cast<bool>(in >> axis) && (in >> std::ws).eof();
+            require(whole && axis >= -64 && axis <= 64, cls, ": cannot read axis \"", get("axis"),
+                    "\" (expected an integer in [-64, 64])");
             o.axis = static_cast<int>(axis);
         }
         o.momentum = read("momentum");
