@@ -1,6 +1,7 @@
 // Tensor, Shape, Error, random streams and the thread knob.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <set>
 
@@ -72,6 +73,33 @@ TEST_CASE("TensorBudget refuses tensors beyond it before allocating; nested budg
         CHECK_THROWS_WITH(c.resize(Shape{1}), Catch::Contains("refusing to allocate"));  // resize is charged too
     }
     CHECK_NOTHROW(Tensor<float>(Shape{1000, 1000}));  // no budget once the scope ends
+}
+
+TEST_CASE("Large tensor blocks come back from the cache, zero-filled when asked, within its limit", "[core]") {
+    const Shape big{2, 1024, 1024};  // 8 MiB: a cached size
+    const std::size_t bytes = std::size_t{8} << 20;
+    const float* freed = nullptr;
+    {
+        Tensor<float> a(big, 7.0f);
+        freed = a.data();
+    }
+    Tensor<float> b(big);
+    CHECK(std::all_of(b.begin(), b.end(), [](float v) { return v == 0.0f; }));
+    CHECK(reinterpret_cast<std::uintptr_t>(b.data()) % (std::size_t{1} << 21) == 0);
+    if (detail::kBlockCacheEnabled) {
+        CHECK(b.data() == freed);  // the same block, without new pages
+        set_tensor_cache_limit(bytes + bytes / 2);
+        Tensor<float> c(big);
+        b = Tensor<float>();
+        c = Tensor<float>();                                           // the older of the two is freed
+        CHECK(detail::large_block_cache().cached_bytes() == bytes);
+    } else {
+        SUCCEED("the block cache is off under AddressSanitizer");
+    }
+    set_tensor_cache_limit(0);  // frees everything, caches nothing
+    { Tensor<float> d(big); }
+    CHECK(detail::large_block_cache().cached_bytes() == 0);
+    set_tensor_cache_limit(std::size_t{1} << 30);
 }
 
 TEST_CASE("Random streams are reproducible and independent", "[core]") {

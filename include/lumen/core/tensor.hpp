@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #endif
 
+#include "lumen/core/block_cache.hpp"
 #include "lumen/core/error.hpp"
 #include "lumen/core/shape.hpp"
 
@@ -30,9 +31,11 @@ namespace lumen {
 // std::allocator with 64-byte alignment (one cache line, one AVX-512 register), whatever Eigen was
 // configured with, so every tensor can be mapped as Eigen::Aligned64.
 // Blocks of 4 MiB or more (activations of a batch: 66 MB for the flowers model's first convolution) are
-// 2 MiB-aligned and, on Linux, advised as transparent huge pages: glibc maps such blocks fresh on every
-// allocation, and first-touching them 4 KiB at a time cost about 40% of that convolution's forward pass
-// (docs/performance.md); 2 MiB pages take 512x fewer faults.
+// rounded up to whole 2 MiB, 2 MiB-aligned and, on Linux, advised as transparent huge pages: glibc maps such
+// blocks fresh on every allocation, and first-touching them 4 KiB at a time cost about 40% of that
+// convolution's forward pass (docs/performance.md); 2 MiB pages take 512x fewer faults. Freed, they go to
+// the block cache (block_cache.hpp), from which the next request of the same rounded size is served without
+// any fault at all.
 template <class T>
 struct AlignedAllocator {
     using value_type = T;
@@ -43,11 +46,14 @@ struct AlignedAllocator {
     template <class U>
     AlignedAllocator(const AlignedAllocator<U>&) noexcept {}
     T* allocate(std::size_t n) {
+        if (n > std::numeric_limits<std::size_t>::max() / sizeof(T) - kHugePage) throw std::bad_alloc();
         const std::size_t bytes = n * sizeof(T);
         if (bytes < kHugeFrom) return static_cast<T*>(::operator new(bytes, kAlignment));
-        void* p = ::operator new(bytes, std::align_val_t{kHugePage});
+        const std::size_t rounded = large_bytes(n);
+        if (void* cached = detail::large_block_cache().take(rounded)) return static_cast<T*>(cached);
+        void* p = ::operator new(rounded, std::align_val_t{kHugePage});
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-        ::madvise(p, bytes / kHugePage * kHugePage, MADV_HUGEPAGE);  // advice only: failure is harmless
+        ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only: failure is harmless
 #endif
         return static_cast<T*>(p);
     }
@@ -55,8 +61,9 @@ struct AlignedAllocator {
         if (n * sizeof(T) < kHugeFrom)
             ::operator delete(p, kAlignment);
         else
-            ::operator delete(p, std::align_val_t{kHugePage});
+            detail::large_block_cache().give_back(p, large_bytes(n));
     }
+    static std::size_t large_bytes(std::size_t n) { return (n * sizeof(T) + kHugePage - 1) / kHugePage * kHugePage; }
     template <class U>
     bool operator==(const AlignedAllocator<U>&) const noexcept { return true; }
 };
