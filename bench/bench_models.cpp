@@ -153,13 +153,18 @@ void BM_predict(benchmark::State& state, const ModelCase& c) {
     set_counters(state, c, forward_flops(m));
 }
 
-// Per-layer breakdown of a model (flowers, fashion_mnist): forward (training mode) and backward of each layer alone.
+// Per-layer breakdown of a model (flowers, fashion_mnist): forward (training mode) and backward of each layer alone,
+// backward as train_step calls it (no dx for the first layer with weights).
 void BM_layer(benchmark::State& state, const ModelCase& c, std::size_t index, bool backward) {
     set_num_threads(static_cast<int>(state.range(0)));
     Sequential<float> m = make_model(c.name);
     Tensor<float> x = random_images(c, 1);
     for (std::size_t i = 0; i < index; ++i) x = m.layers()[i]->forward(x, true);
     auto& layer = *m.layers()[index];
+    // As in train_step: the lowest layer with weights does not compute the dx nobody reads.
+    std::size_t first = 0;
+    while (m.layers()[first]->weights().empty()) ++first;
+    layer.set_input_gradient_needed(index != first);
     Tensor<float> y = layer.forward(x, true);
     for (auto _ : state) {
         if (backward) {

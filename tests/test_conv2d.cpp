@@ -73,6 +73,35 @@ TEST_CASE("Conv2D backward adds into the weight gradients", "[conv2d]") {
     }
 }
 
+TEST_CASE("Conv2D without an input gradient gives the same weight gradients and an empty dx", "[conv2d]") {
+    const int saved = num_threads();
+    int index = 0;
+    for (const ConvCase& k : kCases) {
+        for (int threads : {1, 2}) {
+            set_num_threads(threads);
+            Conv2D<double> conv = make(k);
+            conv.build(Shape{k.h, k.w, k.c}, 11);
+            Generator g(40 + index);
+            const Tensor<double> x = test::random_tensor(Shape{k.n, k.h, k.w, k.c}, g);
+            const Tensor<double> y = conv.forward(x, true);
+            const Tensor<double> dy = test::random_tensor(y.shape(), g);
+            conv.zero_grad();
+            const Tensor<double> dx = conv.backward(dy);
+            const Tensor<double> dw = conv.kernel().grad, db = conv.bias().grad;
+            conv.zero_grad();
+            conv.set_input_gradient_needed(false);
+            conv.forward(x, true);
+            INFO("case " << index << " threads " << threads);
+            CHECK(!dx.empty());
+            CHECK(conv.backward(dy).empty());
+            for (index_t i = 0; i < dw.size(); ++i) REQUIRE(conv.kernel().grad[i] == dw[i]);
+            for (index_t i = 0; i < db.size(); ++i) REQUIRE(conv.bias().grad[i] == db[i]);
+        }
+        ++index;
+    }
+    set_num_threads(saved);
+}
+
 TEST_CASE("Conv2D gradients of a batch doubled by a copy, with halved upstream gradients, are unchanged",
           "[conv2d]") {
     Conv2D<double> conv(3, 3, {.padding = "same", .activation = "relu"});

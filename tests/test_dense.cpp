@@ -52,6 +52,24 @@ TEST_CASE("Dense backward adds into the weight gradients", "[dense]") {
     }
 }
 
+TEST_CASE("Dense without an input gradient gives the same weight gradients and an empty dx", "[dense]") {
+    Dense<double> dense(3, {.activation = "gelu", .bias_initializer = "glorot_uniform"});
+    dense.build(Shape{5}, 3);
+    Generator g(12);
+    const Tensor<double> x = test::random_tensor(Shape{4, 5}, g);
+    const Tensor<double> dy = test::random_tensor(Shape{4, 3}, g);
+    dense.zero_grad();
+    dense.forward(x, true);
+    CHECK(!dense.backward(dy).empty());
+    const Tensor<double> dw = dense.kernel().grad, db = dense.bias().grad;
+    dense.zero_grad();
+    dense.set_input_gradient_needed(false);
+    dense.forward(x, true);
+    CHECK(dense.backward(dy).empty());
+    for (index_t i = 0; i < dw.size(); ++i) CHECK(dense.kernel().grad[i] == dw[i]);
+    for (index_t i = 0; i < db.size(); ++i) CHECK(dense.bias().grad[i] == db[i]);
+}
+
 TEST_CASE("Dense gradients of a batch doubled by a copy, with halved upstream gradients, are unchanged", "[dense]") {
     Dense<double> dense(3, {.activation = "swish"});
     dense.build(Shape{5}, 3);

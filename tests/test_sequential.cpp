@@ -34,6 +34,7 @@ public:
         return y;
     }
     Tensor<T> backward(const Tensor<T>& dy) override {
+        ++(this->input_gradient_needed() ? calls_with_dx : calls_without_dx);
         kernel_.grad.matrix() += x_.matrix().transpose() * dy.matrix();
         bias_.grad.matrix(1, units_) += dy.matrix().colwise().sum();
         Tensor<T> dx(x_.shape());
@@ -42,6 +43,7 @@ public:
     }
     std::vector<Weight<T>*> weights() override { return {&kernel_, &bias_}; }
     [[nodiscard]] Config get_config() const override { return {{"name", this->name()}, {"units", std::to_string(units_)}}; }
+    int calls_with_dx = 0, calls_without_dx = 0;  // backward calls by input_gradient_needed()
 
 protected:
     Shape build_impl(const Shape& in) override {
@@ -240,6 +242,25 @@ TEST_CASE("training a head over a frozen base equals training it on the base's f
     const Tensor<float>& wa = whole.layers()[2]->weights()[0]->value;
     const Tensor<float>& wb = head.layers()[0]->weights()[0]->value;
     CHECK(std::equal(wa.begin(), wa.end(), wb.begin(), wb.end()));
+}
+
+TEST_CASE("train_step asks only the lowest trained layer to skip its input gradient, then restores the flag",
+          "[sequential][fit]") {
+    auto [x, y] = blobs(64, 23);
+    for (bool freeze_base : {false, true}) {
+        Sequential<float> model({ToyDense<float>(8), ToyTanh<float>(), ToyDense<float>(1)}, {.input_shape = Shape{4}});
+        if (freeze_base) model.layers()[0]->set_trainable(false);
+        model.compile("sgd", losses::BinaryCrossentropy<float>({.from_logits = true}));
+        model.fit(x, y, {.batch_size = 16, .epochs = 1, .verbose = 0});
+        auto& base = dynamic_cast<ToyDense<float>&>(*model.layers()[0]);
+        auto& head = dynamic_cast<ToyDense<float>&>(*model.layers()[2]);
+        INFO("frozen base: " << freeze_base);
+        CHECK(base.calls_with_dx == 0);
+        CHECK(base.calls_without_dx == (freeze_base ? 0 : 4));
+        CHECK(head.calls_with_dx == (freeze_base ? 0 : 4));
+        CHECK(head.calls_without_dx == (freeze_base ? 4 : 0));
+        for (const auto& l : model.layers()) CHECK(l->input_gradient_needed());
+    }
 }
 
 TEST_CASE("L2 kernel_regularizer is added to the loss and its gradient", "[sequential][fit]") {

@@ -5,6 +5,7 @@
 // Kernel HWIO (kh, kw, in_channels, filters), bias (filters,). Computed as im2col + GEMM (docs/convolution.md):
 //   forward   Z = cols(X) * W + b,  Y = activation(Z)        cols (N*OH*OW, KH*KW*C), W (KH*KW*C, F)
 //   backward  dZ = activation'(dY);  db += sum_rows dZ;  dW += cols^T * dZ;  dX = col2im(dZ * W^T)
+//             (dX only when input_gradient_needed(): a model's first convolution skips it)
 // The rows are processed in tiles small enough to stay in cache: a tile is gathered by im2col into this
 // layer's one reusable workspace, multiplied, and bias + activation are applied while the tile is still hot:
 // for ReLU or no activation inside the product's store of each register block (gemm_nn_bias_act, which also
@@ -130,8 +131,10 @@ public:
         const kernels::ConvGeometry g = geometry(x_.dim(0));
         const index_t K = g.patch(), F = filters_, pixels = g.oh * g.ow;
         // dx is cleared image by image by the thread that accumulates into it, while that image is in cache
-        // (col2im adds); a 1x1 convolution writes its dx rows outright.
-        Tensor<T> dx(x_.shape(), uninitialized);
+        // (col2im adds); a 1x1 convolution writes its dx rows outright. When nobody reads dx (the model's first
+        // layer: input_gradient_needed() is false) only dW and db are computed and dx stays empty.
+        const bool want_dx = this->input_gradient_needed();
+        Tensor<T> dx = want_dx ? Tensor<T>(x_.shape(), uninitialized) : Tensor<T>();
         const index_t image_size = g.h * g.w * g.c;
         const bool pointwise = g.is_pointwise(), linear = activation_ == kernels::ActivationFn::linear;
         const bool relu = activation_ == kernels::ActivationFn::relu;
@@ -151,7 +154,8 @@ public:
             T* db = dw + K * F;
 #pragma omp for schedule(static)
             for (index_t n = 0; n < g.n; ++n) {
-                if (!pointwise) std::fill(dx.data() + n * image_size, dx.data() + (n + 1) * image_size, T(0));
+                if (want_dx && !pointwise)
+                    std::fill(dx.data() + n * image_size, dx.data() + (n + 1) * image_size, T(0));
                 for (index_t r0 = n * pixels; r0 < (n + 1) * pixels; r0 += tile) {
                     const index_t rows = std::min(tile, (n + 1) * pixels - r0);
                     const T* dz = dy.data() + r0 * F;
@@ -176,6 +180,7 @@ public:
 #pragma omp simd
                             for (index_t f = 0; f < F; ++f) db[f] += dz[r * F + f];
                         }
+                    if (!want_dx) continue;
                     if (pointwise) {
                         kernels::gemm_nt(rows, K, F, dz, F, w, F, dx.data() + r0 * K, K, false);  // dX = dZ W^T
                     } else {

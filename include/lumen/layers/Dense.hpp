@@ -74,6 +74,7 @@ public:
         const auto dZ = static_cast<const Tensor<T>&>(dz).matrix(n, units_);
         kernel_.grad.matrix(in, units_).noalias() += x_.matrix(n, in).transpose() * dZ;
         if (options_.use_bias) bias_.grad.matrix(1, units_).noalias() += dZ.colwise().sum();
+        if (!this->input_gradient_needed()) return {};
         Tensor<T> dx(Shape{n, in}, uninitialized);
         dx.matrix(n, in).noalias() = dZ * kernel_.value.matrix(in, units_).transpose();
         return dx;

@@ -96,6 +96,13 @@ public:
     // dy: (N, *output_shape) -> dx: (N, *input_shape); adds parameter gradients into weights()[i]->grad.
     virtual Tensor<T> backward(const Tensor<T>& dy) = 0;
 
+    // Whether backward() must return dL/dx. Sequential turns it off for the call on the lowest layer it trains
+    // through, whose input gradient nobody reads (it is the images, or a frozen base): Conv2D and Dense then
+    // skip their dX product, which for a first convolution also saves col2im. Such a backward returns an empty
+    // tensor; a layer that ignores the flag just computes dx anyway.
+    [[nodiscard]] bool input_gradient_needed() const { return input_gradient_needed_; }
+    void set_input_gradient_needed(bool needed) { input_gradient_needed_ = needed; }
+
     // The layer's weights in Keras' order (trainable first). Empty for layers without weights.
     virtual std::vector<Weight<T>*> weights() { return {}; }
 
@@ -145,6 +152,7 @@ private:
     Shape output_shape_;
     bool built_ = false;
     bool trainable_ = true;
+    bool input_gradient_needed_ = true;
     Generator rng_;
 };
 

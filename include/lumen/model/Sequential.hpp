@@ -737,7 +737,11 @@ private:
                 for (auto* w : layers_[i]->weights())
                     if (w->trainable) first = i;
         Tensor<T> g = std::move(grad);
-        for (std::size_t i = from_logits ? n - 1 : n; i-- > first;) g = layer_backward(i, g);
+        for (std::size_t i = from_logits ? n - 1 : n; i-- > first;) {
+            if (i == first) layers_[i]->set_input_gradient_needed(false);  // its dx would be thrown away
+            g = layer_backward(i, g);
+            layers_[i]->set_input_gradient_needed(true);
+        }
         const auto trainable = trainable_weights();
         r.loss += losses::apply_regularization(trainable) + losses::regularization_penalty(non_trainable_weights());
         r.loss_finite = std::isfinite(double(r.loss));
