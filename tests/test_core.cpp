@@ -88,6 +88,9 @@ TEST_CASE("Large tensor blocks come back from the cache, zero-filled when asked,
     CHECK(reinterpret_cast<std::uintptr_t>(b.data()) % (std::size_t{1} << 21) == 0);
     if (detail::kBlockCacheEnabled) {
         CHECK(b.data() == freed);  // the same block, without new pages
+        const float* mid = Tensor<float>(Shape{512, 512}).data();  // 1 MiB: cached too
+        CHECK(Tensor<float>(Shape{512, 512}, uninitialized).data() == mid);
+        set_tensor_cache_limit(std::size_t{1} << 30);
         set_tensor_cache_limit(bytes + bytes / 2);
         Tensor<float> c(big);
         b = Tensor<float>();

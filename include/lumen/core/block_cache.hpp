@@ -4,8 +4,8 @@
 // returns a (32, 180, 180, 16) output, 66 MB, and its gradient is as large again. glibc serves blocks that
 // large with a fresh mmap and unmaps them on free, so every step the kernel zero-filled about 300 MB of new
 // pages: 28% of a 1-thread flowers train_step was clear_page_erms (perf, docs/performance.md). Keeping freed
-// blocks of 4 MiB or more and handing one back for the next request of the same (rounded) size removes that
-// cost. A freed block stays resident while cached, so the process keeps the memory of its largest step
+// blocks and handing one back for the next request of the same (rounded) size removes that cost; blocks from 256 KiB up (a fashion_mnist pooling output, 2.7 MB) are kept too, as glibc maps or
+// trims those afresh as well. A freed block stays resident while cached, so the process keeps the memory of its largest step
 // instead of returning it between steps, up to a limit (1 GiB unless set_tensor_cache_limit says otherwise);
 // past the limit the oldest cached blocks are freed first.
 // Under AddressSanitizer the cache is off, so a use after free of a large tensor is still reported.
@@ -33,20 +33,20 @@ inline constexpr bool kBlockCacheEnabled = true;
 inline constexpr bool kBlockCacheEnabled = true;
 #endif
 
-// Blocks allocated with one alignment (AlignedAllocator's 2 MiB for large blocks), keyed by their byte size.
+// Freed blocks keyed by their byte size; each was allocated with ::operator new(bytes, alignment).
 class BlockCache {
 public:
-    explicit BlockCache(std::align_val_t alignment) : alignment_(alignment) {}
+    BlockCache() = default;
     BlockCache(const BlockCache&) = delete;
     BlockCache& operator=(const BlockCache&) = delete;
 
     // A cached block of exactly `bytes`, or nullptr.
-    void* take(std::size_t bytes) {
+    void* take(std::size_t bytes, std::align_val_t alignment) {
         if (!kBlockCacheEnabled) return nullptr;
         std::lock_guard lock(mutex_);
         for (std::size_t i = blocks_.size(); i-- > 0;)  // newest first: most likely still in cache
-            if (blocks_[i].second == bytes) {
-                void* p = blocks_[i].first;
+            if (blocks_[i].bytes == bytes && blocks_[i].alignment == alignment) {
+                void* p = blocks_[i].p;
                 blocks_.erase(blocks_.begin() + static_cast<std::ptrdiff_t>(i));
                 cached_bytes_ -= bytes;
                 return p;
@@ -54,38 +54,39 @@ public:
         return nullptr;
     }
     // Keeps a block the caller is done with, or frees it when it does not fit under the limit.
-    void give_back(void* p, std::size_t bytes) noexcept {
-        std::vector<void*> evicted;
+    void give_back(void* p, std::size_t bytes, std::align_val_t alignment) noexcept {
+        std::vector<Block> evicted;
         {
             std::lock_guard lock(mutex_);
+            const Block block{p, bytes, alignment};
             if (!kBlockCacheEnabled || bytes > limit_) {
-                evicted.push_back(p);
+                free(block);
             } else {
                 while (cached_bytes_ + bytes > limit_) {  // the oldest go first
-                    evicted.push_back(blocks_.front().first);
-                    cached_bytes_ -= blocks_.front().second;
+                    evicted.push_back(blocks_.front());
+                    cached_bytes_ -= blocks_.front().bytes;
                     blocks_.erase(blocks_.begin());
                 }
                 try {
-                    blocks_.emplace_back(p, bytes);
+                    blocks_.push_back(block);
                     cached_bytes_ += bytes;
                 } catch (...) {  // no room to remember it: free it instead
-                    evicted.push_back(p);
+                    free(block);
                 }
             }
         }
-        for (void* q : evicted) ::operator delete(q, alignment_);
+        for (const Block& b : evicted) free(b);
     }
     // Frees every cached block and keeps at most `bytes` from now on (0: cache nothing).
     void set_limit(std::size_t bytes) {
-        std::vector<std::pair<void*, std::size_t>> freed;
+        std::vector<Block> freed;
         {
             std::lock_guard lock(mutex_);
             limit_ = bytes;
             freed.swap(blocks_);
             cached_bytes_ = 0;
         }
-        for (auto& [q, n] : freed) ::operator delete(q, alignment_);
+        for (const Block& b : freed) free(b);
     }
     [[nodiscard]] std::size_t cached_bytes() {
         std::lock_guard lock(mutex_);
@@ -93,16 +94,22 @@ public:
     }
 
 private:
-    std::align_val_t alignment_;
+    struct Block {
+        void* p;
+        std::size_t bytes;
+        std::align_val_t alignment;
+    };
+    static void free(const Block& b) noexcept { ::operator delete(b.p, b.alignment); }
+
     std::mutex mutex_;
-    std::vector<std::pair<void*, std::size_t>> blocks_;  // (block, bytes), oldest first
+    std::vector<Block> blocks_;  // oldest first
     std::size_t cached_bytes_ = 0;
     std::size_t limit_ = std::size_t{1} << 30;
 };
 
 // The process's cache of large tensor blocks. Never destroyed, so a static tensor freed at exit still finds it.
 inline BlockCache& large_block_cache() {
-    static BlockCache* cache = new BlockCache(std::align_val_t{std::size_t{1} << 21});
+    static BlockCache* cache = new BlockCache();
     return *cache;
 }
 

@@ -33,37 +33,43 @@ namespace lumen {
 // Blocks of 4 MiB or more (activations of a batch: 66 MB for the flowers model's first convolution) are
 // rounded up to whole 2 MiB, 2 MiB-aligned and, on Linux, advised as transparent huge pages: glibc maps such
 // blocks fresh on every allocation, and first-touching them 4 KiB at a time cost about 40% of that
-// convolution's forward pass (docs/performance.md); 2 MiB pages take 512x fewer faults. Freed, they go to
-// the block cache (block_cache.hpp), from which the next request of the same rounded size is served without
-// any fault at all.
+// convolution's forward pass (docs/performance.md); 2 MiB pages take 512x fewer faults. Freed blocks of
+// 256 KiB or more go to the block cache (block_cache.hpp), from which the next request of the same rounded
+// size is served without any fault at all.
 template <class T>
 struct AlignedAllocator {
     using value_type = T;
     static constexpr std::align_val_t kAlignment{64};
     static constexpr std::size_t kHugePage = std::size_t{1} << 21;
-    static constexpr std::size_t kHugeFrom = std::size_t{1} << 22;  // bytes
+    static constexpr std::size_t kHugeFrom = std::size_t{1} << 22;   // bytes
+    static constexpr std::size_t kCacheFrom = std::size_t{1} << 18;  // bytes: smaller blocks stay with malloc
     AlignedAllocator() = default;
     template <class U>
     AlignedAllocator(const AlignedAllocator<U>&) noexcept {}
     T* allocate(std::size_t n) {
         if (n > std::numeric_limits<std::size_t>::max() / sizeof(T) - kHugePage) throw std::bad_alloc();
         const std::size_t bytes = n * sizeof(T);
-        if (bytes < kHugeFrom) return static_cast<T*>(::operator new(bytes, kAlignment));
-        const std::size_t rounded = large_bytes(n);
-        if (void* cached = detail::large_block_cache().take(rounded)) return static_cast<T*>(cached);
-        void* p = ::operator new(rounded, std::align_val_t{kHugePage});
+        if (bytes < kCacheFrom) return static_cast<T*>(::operator new(bytes, kAlignment));
+        const auto [rounded, alignment] = cached_block(n);
+        if (void* cached = detail::large_block_cache().take(rounded, alignment)) return static_cast<T*>(cached);
+        void* p = ::operator new(rounded, alignment);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-        ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only: failure is harmless
+        if (rounded >= kHugeFrom) ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only: failure is harmless
 #endif
         return static_cast<T*>(p);
     }
     void deallocate(T* p, std::size_t n) noexcept {
-        if (n * sizeof(T) < kHugeFrom)
-            ::operator delete(p, kAlignment);
-        else
-            detail::large_block_cache().give_back(p, large_bytes(n));
+        if (n * sizeof(T) < kCacheFrom) return ::operator delete(p, kAlignment);
+        const auto [rounded, alignment] = cached_block(n);
+        detail::large_block_cache().give_back(p, rounded, alignment);
     }
-    static std::size_t large_bytes(std::size_t n) { return (n * sizeof(T) + kHugePage - 1) / kHugePage * kHugePage; }
+    // The size and alignment of the block that holds n elements: whole 2 MiB pages from kHugeFrom on, else
+    // whole 4 KiB pages.
+    static std::pair<std::size_t, std::align_val_t> cached_block(std::size_t n) {
+        const std::size_t bytes = n * sizeof(T);
+        if (bytes >= kHugeFrom) return {(bytes + kHugePage - 1) / kHugePage * kHugePage, std::align_val_t{kHugePage}};
+        return {(bytes + 4095) / 4096 * 4096, kAlignment};
+    }
     template <class U>
     bool operator==(const AlignedAllocator<U>&) const noexcept { return true; }
 };
