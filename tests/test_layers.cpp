@@ -158,18 +158,22 @@ TEST_CASE("Dropout masks come from the layer's seed: same seed same masks, new m
     CHECK(std::equal(ya2.begin(), ya2.end(), yb2.begin()));
     CHECK(!std::equal(ya1.begin(), ya1.end(), ya2.begin()));
     CHECK(!std::equal(ya1.begin(), ya1.end(), yc1.begin()));
-    // Masks do not depend on the thread count.
+    // Masks do not depend on the thread count, also when the units span several chunks (streams) of the layer.
+    const Tensor<float> big(Shape{8, 3 * layers::Dropout<float>::kChunk / 8 + 5}, 1.0f);  // 3 chunks and 40 units more
     const int saved = num_threads();
     set_num_threads(1);
     layers::Dropout<float> d1(0.3);
-    d1.build(Shape{64}, 5);
-    const Tensor<float> y1 = d1.forward(x, true);
+    d1.build(big.shape().without_batch(), 5);
+    const Tensor<float> y1 = d1.forward(big, true);
     set_num_threads(2);
     layers::Dropout<float> d2(0.3);
-    d2.build(Shape{64}, 5);
-    const Tensor<float> y2 = d2.forward(x, true);
+    d2.build(big.shape().without_batch(), 5);
+    const Tensor<float> y2 = d2.forward(big, true);
     set_num_threads(saved);
     CHECK(std::equal(y1.begin(), y1.end(), y2.begin()));
+    // ... and the chunks are different streams: two chunks' masks differ.
+    const index_t chunk = layers::Dropout<float>::kChunk;
+    CHECK(!std::equal(y1.begin(), y1.begin() + chunk, y1.begin() + chunk));
 }
 
 TEST_CASE("Dropout errors and config", "[dropout][errors]") {

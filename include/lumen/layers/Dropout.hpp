@@ -5,16 +5,20 @@
 // Training: each unit is kept with probability 1 - rate and scaled by 1/(1 - rate), so the expected output
 // equals the input and inference needs no rescaling:  y = x * m,  m_i = keep_i / (1 - rate),  dx = dy * m.
 // Inference (and rate == 0): identity.
-// Masks come from the layer's own random stream, seeded at build: the same seed gives the same masks.
+// Masks come from the layer's own random stream, seeded at build: the same seed gives the same masks, whatever
+// the thread count.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <sstream>
 #include <string>
 
 #include "lumen/core/error.hpp"
+#include "lumen/core/random.hpp"
 #include "lumen/core/tensor.hpp"
+#include "lumen/core/threads.hpp"
 #include "lumen/layers/layer.hpp"
 
 namespace lumen::layers {
@@ -44,33 +48,43 @@ public:
             mask_ = Tensor<T>();
             return x;
         }
-        // Draws are sequential on the layer's one stream, so masks do not depend on the thread count. Each 64-bit
-        // draw decides two units: unit i is kept when its 32-bit half is below keep * 2^32 (keep = 1 keeps all).
+        // The units are cut into chunks of kChunk; chunk k draws from its own stream, derive_seed(s, k) of one
+        // draw s of the layer's stream, so chunks run on any thread and masks do not depend on the thread count.
+        // Each 64-bit draw decides two units: unit i is kept when its 32-bit half is below keep * 2^32 (the odd
+        // last unit of a chunk takes the low half of a draw of its own).
         mask_.resize_uninitialized(x.shape());  // every element is written below
         Tensor<T> y(x.shape(), uninitialized);
         const double keep = 1.0 - rate_;
         const T scale = static_cast<T>(1.0 / keep);
         const auto threshold = static_cast<std::uint64_t>(keep * 0x1p32);
-        Generator g = this->rng();  // a local copy keeps the state in registers; written back below
+        const std::uint64_t seed = this->rng()();
         const T* xs = x.data();
         T* ms = mask_.data();
         T* ys = y.data();
-        const index_t n = x.size();
-        index_t i = 0;
-        for (; i + 1 < n; i += 2) {
-            const std::uint64_t r = g();
-            const T m0 = (r & 0xffffffffu) < threshold ? scale : T(0);
-            const T m1 = (r >> 32) < threshold ? scale : T(0);
-            ms[i] = m0;
-            ms[i + 1] = m1;
-            ys[i] = xs[i] * m0;
-            ys[i + 1] = xs[i + 1] * m1;
+        const index_t n = x.size(), chunks = (n + kChunk - 1) / kChunk;
+#pragma omp parallel for num_threads(num_threads()) schedule(static) if (chunks > 1)
+        for (index_t k = 0; k < chunks; ++k) {
+            Generator g(derive_seed(seed, static_cast<std::uint64_t>(k)));
+            // Draws first, 2 * kBlock units at a time, then masks without a branch (a branch on a random bit is
+            // mispredicted half the time): unit i reads half i of the draws, the low half of a draw first.
+            constexpr index_t kBlock = 128;
+            std::uint64_t draws[kBlock];
+            std::uint32_t halves[2 * kBlock];
+            for (index_t b0 = k * kChunk, end = std::min(n, (k + 1) * kChunk); b0 < end; b0 += 2 * kBlock) {
+                const index_t units = std::min(2 * kBlock, end - b0);
+                for (index_t j = 0; j < (units + 1) / 2; ++j) draws[j] = g();
+                for (index_t j = 0; j < (units + 1) / 2; ++j) {
+                    halves[2 * j] = static_cast<std::uint32_t>(draws[j]);
+                    halves[2 * j + 1] = static_cast<std::uint32_t>(draws[j] >> 32);
+                }
+#pragma omp simd
+                for (index_t j = 0; j < units; ++j) {
+                    const T m = halves[j] < threshold ? scale : T(0);
+                    ms[b0 + j] = m;
+                    ys[b0 + j] = xs[b0 + j] * m;
+                }
+            }
         }
-        if (i < n) {
-            ms[i] = (g() & 0xffffffffu) < threshold ? scale : T(0);
-            ys[i] = xs[i] * ms[i];
-        }
-        this->rng() = g;
         return y;
     }
 
@@ -83,6 +97,8 @@ public:
         dx.array() = dy.array() * mask_.array();
         return dx;
     }
+
+    static constexpr index_t kChunk = 16384;  // units per random stream (even)
 
     [[nodiscard]] Config get_config() const override {
         std::ostringstream r;
