@@ -28,6 +28,7 @@
 #include "lumen/layers/Rescaling.hpp"
 #include "lumen/losses/SparseCategoricalCrossentropy.hpp"
 #include "lumen/model/Sequential.hpp"
+#include "lumen/model/callbacks/LambdaCallback.hpp"
 #include "lumen/optimizers/Adam.hpp"
 #include "lumen/viz/plot_history.hpp"
 
@@ -42,7 +43,8 @@ int main(int argc, char** argv) {
     defaults.out = "flowers.lumen";
     const auto args = examples::parse_args(
         argc, argv, defaults, "The TensorFlow flowers tutorial: a small CNN on 5 kinds of flowers.",
-        {{"image", "(a sunflower of the data set)", "the image to classify after training"}});
+        {{"image", "(a sunflower of the data set)", "the image to classify after training"},
+         {"timing", "off", "on: print each epoch's training and validation time (issue 6's whole-epoch check)"}});
     return examples::run([&] {
         const fs::path dir = examples::find_data(
             args, "flower_photos",
@@ -80,8 +82,27 @@ int main(int argc, char** argv) {
         model.summary();
         model.compile(optimizers::Adam(), losses::SparseCategoricalCrossentropy({.from_logits = true}), {"accuracy"});
 
+        // --timing on: each epoch split into its training part (first batch to last batch end: data, augmentation
+        // layers and train_step) and its validation part (last batch end to epoch end).
+        using Clock = std::chrono::steady_clock;
+        Clock::time_point epoch_start, last_batch;
+        index_t steps = 0;
+        callbacks::LambdaCallback<> timing({
+            .on_epoch_begin = [&](int, callbacks::Logs&) { epoch_start = Clock::now(), steps = 0; },
+            .on_epoch_end =
+                [&](int epoch, callbacks::Logs&) {
+                    const auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+                    std::printf("timing: epoch %d: training %.1f ms/step over %lld steps, validation %.0f ms\n",
+                                epoch + 1, ms(last_batch - epoch_start) / double(std::max<index_t>(steps, 1)),
+                                static_cast<long long>(steps), ms(Clock::now() - last_batch));
+                },
+            .on_batch_end = [&](index_t, callbacks::Logs&) { last_batch = Clock::now(), ++steps; },
+        });
+        std::vector<std::shared_ptr<callbacks::Callback<float>>> cbs;
+        if (args.extra.at("timing") == "on") cbs.push_back(std::make_shared<callbacks::LambdaCallback<>>(timing));
         auto history = model.fit(*train_ds, {.epochs = args.epochs,
                                              .validation_dataset = val_ds.get(),
+                                             .callbacks = cbs,
                                              .steps_per_epoch = args.steps,
                                              .validation_steps = args.steps});
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
