@@ -81,6 +81,13 @@ void dispatch(const Problem& p, float* C, bool accumulate) {
         kernels::gemm_nt(p.M, p.N, p.K, p.A.data(), p.lda(), p.B.data(), p.ldb(), C, p.ldc(), accumulate);
 }
 
+// gemm_nt through GemmNtFixedB (B^T packed once where the packed kernel applies); other ops as dispatched.
+void fixed_b(const Problem& p, float* C, bool accumulate) {
+    if (p.op != Op::nt) return dispatch(p, C, accumulate);
+    const kernels::GemmNtFixedB<float> times_bt(p.N, p.K, p.B.data(), p.ldb());
+    times_bt(p.M, p.A.data(), p.lda(), C, p.ldc(), accumulate);
+}
+
 #if defined(__AVX512F__)
 void packed(const Problem& p, float* C, bool accumulate) {
     namespace k = kernels::avx512;
@@ -120,6 +127,19 @@ TEST_CASE("gemm_nn/tn/nt (as dispatched) match a plain triple loop on random sha
             "this build has no AVX-512 (or LUMEN_NO_PACKED_GEMM): checking the Eigen path only; test_gemm_native "
             "checks the packed kernel on an AVX-512 machine");
     check_all_shapes(dispatch);
+}
+
+TEST_CASE("gemm_nt with B packed once (GemmNtFixedB) matches a plain loop and gives gemm_nt's exact results",
+          "[gemm]") {
+    check_all_shapes(fixed_b);
+    Generator g(12);
+    for (auto [M, N, K] : {std::array<index_t, 3>{121, 288, 64}, {61, 100, 130}, {7, 17, 300}}) {
+        const Problem p = make_problem(Op::nt, M, N, K, g);
+        std::vector<float> a = p.C0, b = p.C0;
+        dispatch(p, a.data(), true);
+        fixed_b(p, b.data(), true);
+        CHECK(a == b);
+    }
 }
 
 TEST_CASE("the packed AVX-512 kernel matches a plain triple loop on random shapes", "[gemm]") {

@@ -160,6 +160,14 @@ inline void gemm_tn(index_t M, index_t N, index_t K, const float* A, index_t lda
     gemm_strided(M, N, K, A, 1, lda, B, ldb, C, ldc, accumulate);
 }
 
+// One block of B^T for gemm_nt: packed(p, jj) = B(j + jj, p0 + p) for nc columns and pc steps of depth.
+inline void pack_bt_block(const float* B, index_t ldb, index_t j, index_t nc, index_t p0, index_t pc, float* packed) {
+    for (index_t jj = 0; jj < nc; ++jj) {
+        const float* src = B + (j + jj) * ldb + p0;
+        for (index_t p = 0; p < pc; ++p) packed[p * nc + jj] = src[p];
+    }
+}
+
 // C(M, N) (+)= A(M, K) * B(N, K)^T: B^T is packed panel by panel (64 columns x kPackDepth) on the stack.
 inline void gemm_nt(index_t M, index_t N, index_t K, const float* A, index_t lda, const float* B, index_t ldb, float* C,
                     index_t ldc, bool accumulate) {
@@ -168,13 +176,30 @@ inline void gemm_nt(index_t M, index_t N, index_t K, const float* A, index_t lda
         const index_t nc = std::min<index_t>(64, N - j);
         for (index_t p0 = 0; p0 < K; p0 += kPackDepth) {
             const index_t pc = std::min(kPackDepth, K - p0);
-            for (index_t jj = 0; jj < nc; ++jj) {  // packed(p, jj) = B(j + jj, p0 + p)
-                const float* src = B + (j + jj) * ldb + p0;
-                for (index_t p = 0; p < pc; ++p) packed[static_cast<std::size_t>(p * nc + jj)] = src[p];
-            }
+            pack_bt_block(B, ldb, j, nc, p0, pc, packed.data());
             gemm_strided(M, nc, pc, A + p0, lda, 1, packed.data(), nc, C + j, ldc, accumulate || p0 > 0);
         }
     }
+}
+
+// The same product with all of B^T packed beforehand by pack_bt (N * K floats, the blocks of gemm_nt one after
+// another), for many products with one B: Conv2D's backward multiplies every tile by the same W^T.
+inline void pack_bt(index_t N, index_t K, const float* B, index_t ldb, float* packed) {
+    for (index_t j = 0; j < N; j += 64)
+        for (index_t p0 = 0; p0 < K; p0 += kPackDepth) {
+            const index_t nc = std::min<index_t>(64, N - j), pc = std::min(kPackDepth, K - p0);
+            pack_bt_block(B, ldb, j, nc, p0, pc, packed);
+            packed += nc * pc;
+        }
+}
+inline void gemm_nt_prepacked(index_t M, index_t N, index_t K, const float* A, index_t lda, const float* packed,
+                              float* C, index_t ldc, bool accumulate) {
+    for (index_t j = 0; j < N; j += 64)
+        for (index_t p0 = 0; p0 < K; p0 += kPackDepth) {
+            const index_t nc = std::min<index_t>(64, N - j), pc = std::min(kPackDepth, K - p0);
+            gemm_strided(M, nc, pc, A + p0, lda, 1, packed, nc, C + j, ldc, accumulate || p0 > 0);
+            packed += nc * pc;
+        }
 }
 
 }  // namespace lumen::kernels::avx512
