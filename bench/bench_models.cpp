@@ -162,8 +162,12 @@ void BM_layer(benchmark::State& state, const ModelCase& c, std::size_t index, bo
     for (std::size_t i = 0; i < index; ++i) x = m.layers()[i]->forward(x, true);
     auto& layer = *m.layers()[index];
     // As in train_step: the lowest layer with weights does not compute the dx nobody reads.
+    auto trains = [](layers::Layer<float>& l) {
+        const auto w = l.weights();
+        return l.trainable() && std::any_of(w.begin(), w.end(), [](const Weight<float>* v) { return v->trainable; });
+    };
     std::size_t first = 0;
-    while (m.layers()[first]->weights().empty()) ++first;
+    while (!trains(*m.layers()[first])) ++first;
     layer.set_input_gradient_needed(index != first);
     Tensor<float> y = layer.forward(x, true);
     for (auto _ : state) {

@@ -82,8 +82,9 @@ int main(int argc, char** argv) {
         model.summary();
         model.compile(optimizers::Adam(), losses::SparseCategoricalCrossentropy({.from_logits = true}), {"accuracy"});
 
-        // --timing on: each epoch split into its training part (first batch to last batch end: data, augmentation
-        // layers and train_step) and its validation part (last batch end to epoch end).
+        // --timing on: each epoch split into its training part (epoch start to the end of its last batch: data,
+        // augmentation layers and train steps) and the rest (the validation pass, plus the reshuffle for the next
+        // epoch and the last progress-bar line, which are small).
         using Clock = std::chrono::steady_clock;
         Clock::time_point epoch_start, last_batch;
         index_t steps = 0;
@@ -92,7 +93,7 @@ int main(int argc, char** argv) {
             .on_epoch_end =
                 [&](int epoch, callbacks::Logs&) {
                     const auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
-                    std::printf("timing: epoch %d: training %.1f ms/step over %lld steps, validation %.0f ms\n",
+                    std::printf("timing: epoch %d: training %.1f ms/step over %lld steps, then validation %.0f ms\n",
                                 epoch + 1, ms(last_batch - epoch_start) / double(std::max<index_t>(steps, 1)),
                                 static_cast<long long>(steps), ms(Clock::now() - last_batch));
                 },

@@ -91,11 +91,19 @@ TEST_CASE("Large tensor blocks come back from the cache, zero-filled when asked,
         const float* mid = Tensor<float>(Shape{512, 512}).data();  // 1 MiB: cached too
         CHECK(Tensor<float>(Shape{512, 512}, uninitialized).data() == mid);
         set_tensor_cache_limit(std::size_t{1} << 30);
+        // A 64-byte-aligned block of 4 MiB (4 MiB - 4 bytes asked, rounded up to whole 4 KiB pages) is never
+        // handed to a 4 MiB tensor, which gets 2 MiB alignment.
+        { Tensor<float> almost(Shape{(index_t{1} << 20) - 1}); }
+        const Tensor<float> huge(Shape{index_t{1} << 20}, uninitialized);
+        CHECK(reinterpret_cast<std::uintptr_t>(huge.data()) % (std::size_t{1} << 21) == 0);
+        // Over the limit, the oldest block goes first.
         set_tensor_cache_limit(bytes + bytes / 2);
         Tensor<float> c(big);
+        const float* newer = c.data();
         b = Tensor<float>();
-        c = Tensor<float>();                                           // the older of the two is freed
+        c = Tensor<float>();  // b's block was freed to make room for c's
         CHECK(detail::large_block_cache().cached_bytes() == bytes);
+        CHECK(Tensor<float>(big, uninitialized).data() == newer);
     } else {
         SUCCEED("the block cache is off under AddressSanitizer");
     }

@@ -8,7 +8,10 @@
 // trims those afresh as well. A freed block stays resident while cached, so the process keeps the memory of its largest step
 // instead of returning it between steps, up to a limit (1 GiB unless set_tensor_cache_limit says otherwise);
 // past the limit the oldest cached blocks are freed first.
-// Under AddressSanitizer the cache is off, so a use after free of a large tensor is still reported.
+// Under AddressSanitizer (and HWASan, MemorySanitizer) the cache is off and blocks have their exact size, so a
+// use after free, an overflow or a read of uninitialised memory in a large tensor is still reported.
+// The cache is the one piece of process-wide mutable state in lumen, like malloc's own free lists: behind a
+// mutex, invisible in results, and with a knob (set_tensor_cache_limit).
 #pragma once
 
 #include <cstddef>
@@ -21,10 +24,10 @@ namespace lumen {
 
 namespace detail {
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_HWADDRESS__)
 inline constexpr bool kBlockCacheEnabled = false;
 #elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
+#if __has_feature(address_sanitizer) || __has_feature(hwaddress_sanitizer) || __has_feature(memory_sanitizer)
 inline constexpr bool kBlockCacheEnabled = false;
 #else
 inline constexpr bool kBlockCacheEnabled = true;
@@ -36,7 +39,8 @@ inline constexpr bool kBlockCacheEnabled = true;
 // Freed blocks keyed by their byte size; each was allocated with ::operator new(bytes, alignment).
 class BlockCache {
 public:
-    BlockCache() = default;
+    BlockCache() { blocks_.reserve(kMaxBlocks); }
+    static constexpr std::size_t kMaxBlocks = 256;  // blocks remembered at most (the vector never grows)
     BlockCache(const BlockCache&) = delete;
     BlockCache& operator=(const BlockCache&) = delete;
 
@@ -53,40 +57,37 @@ public:
             }
         return nullptr;
     }
-    // Keeps a block the caller is done with, or frees it when it does not fit under the limit.
+    // Keeps a block the caller is done with, or frees it when it does not fit under the limit. Never allocates,
+    // so it cannot throw while tensors are freed during an out-of-memory unwind.
     void give_back(void* p, std::size_t bytes, std::align_val_t alignment) noexcept {
-        std::vector<Block> evicted;
-        {
-            std::lock_guard lock(mutex_);
-            const Block block{p, bytes, alignment};
-            if (!kBlockCacheEnabled || bytes > limit_) {
-                free(block);
-            } else {
-                while (cached_bytes_ + bytes > limit_) {  // the oldest go first
-                    evicted.push_back(blocks_.front());
-                    cached_bytes_ -= blocks_.front().bytes;
-                    blocks_.erase(blocks_.begin());
-                }
-                try {
-                    blocks_.push_back(block);
-                    cached_bytes_ += bytes;
-                } catch (...) {  // no room to remember it: free it instead
-                    free(block);
-                }
-            }
+        std::lock_guard lock(mutex_);
+        const Block block{p, bytes, alignment};
+        if (!kBlockCacheEnabled || bytes > limit_) {
+            free(block);
+            return;
         }
-        for (const Block& b : evicted) free(b);
+        while (cached_bytes_ + bytes > limit_ || blocks_.size() >= kMaxBlocks) {  // the oldest go first
+            free(blocks_.front());
+            cached_bytes_ -= blocks_.front().bytes;
+            blocks_.erase(blocks_.begin());
+        }
+        blocks_.push_back(block);  // within capacity: cannot throw
+        cached_bytes_ += bytes;
+    }
+    // Frees every cached block, keeping the limit: allocate() calls it before giving up on a request.
+    void release() noexcept {
+        std::lock_guard lock(mutex_);
+        for (const Block& b : blocks_) free(b);
+        blocks_.clear();
+        cached_bytes_ = 0;
     }
     // Frees every cached block and keeps at most `bytes` from now on (0: cache nothing).
-    void set_limit(std::size_t bytes) {
-        std::vector<Block> freed;
-        {
-            std::lock_guard lock(mutex_);
-            limit_ = bytes;
-            freed.swap(blocks_);
-            cached_bytes_ = 0;
-        }
-        for (const Block& b : freed) free(b);
+    void set_limit(std::size_t bytes) noexcept {
+        std::lock_guard lock(mutex_);
+        limit_ = bytes;
+        for (const Block& b : blocks_) free(b);
+        blocks_.clear();
+        cached_bytes_ = 0;
     }
     [[nodiscard]] std::size_t cached_bytes() {
         std::lock_guard lock(mutex_);

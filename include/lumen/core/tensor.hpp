@@ -51,10 +51,17 @@ struct AlignedAllocator {
         const std::size_t bytes = n * sizeof(T);
         if (bytes < kCacheFrom) return static_cast<T*>(::operator new(bytes, kAlignment));
         const auto [rounded, alignment] = cached_block(n);
-        if (void* cached = detail::large_block_cache().take(rounded, alignment)) return static_cast<T*>(cached);
-        void* p = ::operator new(rounded, alignment);
+        auto& cache = detail::large_block_cache();
+        if (void* cached = cache.take(rounded, alignment)) return static_cast<T*>(cached);
+        void* p = nullptr;
+        try {
+            p = ::operator new(rounded, alignment);
+        } catch (const std::bad_alloc&) {  // cached blocks of other sizes may be what stands in the way
+            cache.release();
+            p = ::operator new(rounded, alignment);
+        }
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-        if (rounded >= kHugeFrom) ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only: failure is harmless
+        if (rounded >= kHugeFrom) ::madvise(p, rounded / kHugePage * kHugePage, MADV_HUGEPAGE);  // advice only
 #endif
         return static_cast<T*>(p);
     }
@@ -64,9 +71,10 @@ struct AlignedAllocator {
         detail::large_block_cache().give_back(p, rounded, alignment);
     }
     // The size and alignment of the block that holds n elements: whole 2 MiB pages from kHugeFrom on, else
-    // whole 4 KiB pages.
+    // whole 4 KiB pages; the exact size where the cache is off (under sanitizers, which check the exact size).
     static std::pair<std::size_t, std::align_val_t> cached_block(std::size_t n) {
         const std::size_t bytes = n * sizeof(T);
+        if (!detail::kBlockCacheEnabled) return {bytes, bytes >= kHugeFrom ? std::align_val_t{kHugePage} : kAlignment};
         if (bytes >= kHugeFrom) return {(bytes + kHugePage - 1) / kHugePage * kHugePage, std::align_val_t{kHugePage}};
         return {(bytes + 4095) / 4096 * 4096, kAlignment};
     }

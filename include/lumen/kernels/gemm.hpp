@@ -92,7 +92,8 @@ inline bool packed_gemm_wins_nn(index_t M, index_t N, index_t K) {
 }
 // tn (dW): M = patch size, N = filters, K = rows of the tile.
 inline bool packed_gemm_wins_tn(index_t M, index_t N, index_t K) { return M > 0 && K > 0 && N >= 8 && N <= 128; }
-// nt (dcols): N = patch size, K = filters (one packed panel of B^T holds 128).
+// nt (dcols): N = patch size, K = filters (one packed panel of B^T holds 128). It must not depend on M beyond
+// M > 0: GemmNtFixedB decides once for all M.
 inline bool packed_gemm_wins_nt(index_t M, index_t N, index_t K) {
     return M > 0 && N > 0 && K > 0 && (K <= 64 || (K <= 128 && N >= 8));
 }

@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -145,7 +146,8 @@ public:
         for (int t = 0; t < threads; ++t) std::fill(ws + t * slot + 2 * tile * K + tile * F, ws + (t + 1) * slot, T(0));
         const T* w = kernel_.value.data();
         const bool bias = options_.use_bias;
-        const kernels::GemmNtFixedB<T> times_wt(K, F, w, F);  // (rows, F) -> (rows, K): multiplies by W^T
+        std::optional<kernels::GemmNtFixedB<T>> times_wt;  // (rows, F) -> (rows, K): multiplies by W^T
+        if (want_dx) times_wt.emplace(K, F, w, F);
 #pragma omp parallel num_threads(threads)
         {
             T* cols = ws + thread_index() * slot;
@@ -183,9 +185,9 @@ public:
                         }
                     if (!want_dx) continue;
                     if (pointwise) {
-                        times_wt(rows, dz, F, dx.data() + r0 * K, K, false);  // dX = dZ W^T
+                        (*times_wt)(rows, dz, F, dx.data() + r0 * K, K, false);  // dX = dZ W^T
                     } else {
-                        times_wt(rows, dz, F, dcols, K, false);  // dcols = dZ W^T
+                        (*times_wt)(rows, dz, F, dcols, K, false);  // dcols = dZ W^T
                         kernels::col2im_add(g, dcols, r0, rows, dx.data());
                     }
                 }

@@ -738,9 +738,19 @@ private:
                     if (w->trainable) first = i;
         Tensor<T> g = std::move(grad);
         for (std::size_t i = from_logits ? n - 1 : n; i-- > first;) {
-            if (i == first) layers_[i]->set_input_gradient_needed(false);  // its dx would be thrown away
+            if (i != first) {
+                g = layer_backward(i, g);
+                continue;
+            }
+            // The lowest trained layer's dx would be thrown away: tell it so for this call, and put its flag back
+            // afterwards even if backward throws (the layer may also be used elsewhere).
+            struct Restore {
+                layers::Layer<T>& layer;
+                bool was;
+                ~Restore() { layer.set_input_gradient_needed(was); }
+            } restore{*layers_[i], layers_[i]->input_gradient_needed()};
+            layers_[i]->set_input_gradient_needed(false);
             g = layer_backward(i, g);
-            layers_[i]->set_input_gradient_needed(true);
         }
         const auto trainable = trainable_weights();
         r.loss += losses::apply_regularization(trainable) + losses::regularization_penalty(non_trainable_weights());
