@@ -68,14 +68,13 @@ public:
             // Draws first, 2 * kBlock units at a time, then masks without a branch (a branch on a random bit is
             // mispredicted half the time): unit i reads half i of the draws, the low half of a draw first.
             constexpr index_t kBlock = 128;
-            std::uint64_t draws[kBlock];
             std::uint32_t halves[2 * kBlock];
             for (index_t b0 = k * kChunk, end = std::min(n, (k + 1) * kChunk); b0 < end; b0 += 2 * kBlock) {
                 const index_t units = std::min(2 * kBlock, end - b0);
-                for (index_t j = 0; j < (units + 1) / 2; ++j) draws[j] = g();
                 for (index_t j = 0; j < (units + 1) / 2; ++j) {
-                    halves[2 * j] = static_cast<std::uint32_t>(draws[j]);
-                    halves[2 * j + 1] = static_cast<std::uint32_t>(draws[j] >> 32);
+                    const std::uint64_t r = g();
+                    halves[2 * j] = static_cast<std::uint32_t>(r);
+                    halves[2 * j + 1] = static_cast<std::uint32_t>(r >> 32);
                 }
 #pragma omp simd
                 for (index_t j = 0; j < units; ++j) {
