@@ -224,3 +224,120 @@ TEST_CASE("Conv2D rejects bad arguments with a message naming layer, argument an
     ok.forward(Tensor<float>(Shape{2, 8, 8, 3}), false);
     CHECK_THROWS_WITH(ok.backward(Tensor<float>(Shape{2, 6, 6, 5})), Contains("(2, 6, 6, 4)"));
 }
+
+// ---- Winograd F(2x2, 3x3) (kernels/winograd.hpp): the same layer, forced onto either path ----
+
+namespace {
+
+struct WinoCase {
+    index_t n, h, w, c, filters;
+    const char* padding;
+    const char* activation;
+};
+// Odd and even outputs (half-used last tiles), both paddings, channel counts off the 16-lane vectors, one
+// image smaller than a tile, images of several chunks (tiling(): about 96 tiles a chunk).
+const WinoCase kWinoCases[] = {
+    {2, 7, 6, 3, 5, "same", "relu"},     {2, 8, 9, 2, 3, "valid", "linear"}, {1, 3, 3, 1, 1, "valid", "relu"},
+    {2, 5, 4, 17, 2, "same", "linear"},  {1, 2, 2, 2, 3, "same", "relu"},    {1, 30, 27, 2, 2, "same", "relu"},
+};
+
+template <class T>
+Conv2D<T> make_wino(const WinoCase& k, layers::ConvAlgorithm a, bool use_bias = true) {
+    Conv2D<T> conv(k.filters, 3,
+                   {.padding = k.padding, .activation = k.activation, .use_bias = use_bias,
+                    .bias_initializer = "glorot_uniform"});
+    conv.set_algorithm(a);
+    conv.build(Shape{k.h, k.w, k.c}, 21);
+    return conv;
+}
+
+}  // namespace
+
+TEST_CASE("Conv2D on the Winograd path matches central differences", "[conv2d][gradcheck][winograd]") {
+    const int saved = num_threads();
+    int index = 0;
+    for (const WinoCase& k : kWinoCases) {
+        for (int threads : {1, 2}) {
+            set_num_threads(threads);
+            Conv2D<double> conv = make_wino<double>(k, layers::ConvAlgorithm::winograd, index % 2 == 0);
+            Generator g(300 + index);
+            const Tensor<double> x = test::random_tensor(Shape{k.n, k.h, k.w, k.c}, g);
+            INFO("case " << index << " " << k.padding << " " << k.activation << " threads " << threads);
+            test::check_layer_gradients(conv, x, {.seed = std::uint64_t(index + 1)});
+        }
+        ++index;
+    }
+    set_num_threads(saved);
+}
+
+TEST_CASE("Conv2D on the Winograd path adds into the weight gradients", "[conv2d][winograd]") {
+    for (const WinoCase& k : {kWinoCases[0], kWinoCases[3]}) {
+        Conv2D<double> conv = make_wino<double>(k, layers::ConvAlgorithm::winograd);
+        Generator g(6);
+        test::check_backward_accumulates(conv, test::random_tensor(Shape{k.n, k.h, k.w, k.c}, g));
+    }
+}
+
+// The fast path against the plain one, on the shapes Conv2D sends to Winograd by itself (16+ channels and
+// filters): fashion_mnist's second convolution, a flowers-like "same" layer, odd channel counts.
+TEMPLATE_TEST_CASE("Conv2D's Winograd and im2col paths give the same outputs and gradients", "[conv2d][winograd]",
+                   float, double) {
+    using T = TestType;
+    const WinoCase cases[] = {{3, 13, 13, 32, 64, "valid", "relu"},
+                              {2, 22, 21, 16, 32, "same", "relu"},
+                              {2, 9, 12, 19, 17, "same", "linear"},
+                              {1, 31, 30, 16, 16, "valid", "relu"}};
+    // float: the two paths round differently; errors relative to the largest magnitude stay near 1e-6.
+    const double tol = std::is_same_v<T, float> ? 2e-5 : 1e-12;
+    const int saved = num_threads();
+    for (const WinoCase& k : cases)
+        for (int threads : {1, 2})
+            for (bool want_dx : {true, false}) {
+                set_num_threads(threads);
+                Conv2D<T> plain = make_wino<T>(k, layers::ConvAlgorithm::im2col);
+                Conv2D<T> fast = make_wino<T>(k, layers::ConvAlgorithm::winograd);
+                Generator g(77);
+                Tensor<T> x(Shape{k.n, k.h, k.w, k.c});
+                for (T& v : x) v = static_cast<T>(g.uniform(-1, 1));
+                const Tensor<T> y1 = plain.forward(x, true), y2 = fast.forward(x, true);
+                Tensor<T> dy(y1.shape());
+                for (T& v : dy) v = static_cast<T>(g.uniform(-1, 1));
+                plain.set_input_gradient_needed(want_dx);
+                fast.set_input_gradient_needed(want_dx);
+                plain.zero_grad();
+                fast.zero_grad();
+                const Tensor<T> dx1 = plain.backward(dy), dx2 = fast.backward(dy);
+                INFO(k.h << "x" << k.w << "x" << k.c << " -> " << k.filters << " " << k.padding << " threads "
+                          << threads << " dx " << want_dx);
+                auto compare = [&](const Tensor<T>& a, const Tensor<T>& b, const char* what) {
+                    INFO(what);
+                    REQUIRE(a.shape() == b.shape());
+                    double scale = 0, err = 0;
+                    for (index_t i = 0; i < a.size(); ++i) {
+                        scale = std::max(scale, std::abs(double(a[i])));
+                        err = std::max(err, std::abs(double(a[i]) - double(b[i])));
+                    }
+                    CHECK(scale > 0);
+                    CHECK(err <= tol * scale);
+                };
+                compare(y1, y2, "y");
+                compare(plain.kernel().grad, fast.kernel().grad, "dW");
+                compare(plain.bias().grad, fast.bias().grad, "db");
+                if (want_dx) compare(dx1, dx2, "dx");
+                else CHECK(dx2.empty());
+            }
+    set_num_threads(saved);
+}
+
+TEST_CASE("Conv2D refuses the Winograd path where it does not apply, naming the layer", "[conv2d][winograd][errors]") {
+    auto forced = [](index_t kernel, index_t stride, const char* activation) {
+        Conv2D<float> conv(4, kernel, {.strides = stride, .activation = activation, .name = "conv_w"});
+        conv.set_algorithm(layers::ConvAlgorithm::winograd);
+        conv.build(Shape{8, 8, 2}, 1);
+        conv.forward(Tensor<float>(Shape{1, 8, 8, 2}), false);
+    };
+    CHECK_THROWS_WITH(forced(5, 1, "relu"), Catch::Contains("conv_w") && Catch::Contains("3x3 kernel"));
+    CHECK_THROWS_WITH(forced(3, 2, "relu"), Catch::Contains("strides 1"));
+    CHECK_THROWS_WITH(forced(3, 1, "tanh"), Catch::Contains("activation"));
+    CHECK_NOTHROW(forced(3, 1, "linear"));
+}

@@ -15,6 +15,9 @@
 // 3x3 kernel, 150 MB for the flowers model's second convolution): the gather is cheap next to the two
 // products and the working set stays in cache.
 // A 1x1, stride-1 convolution skips im2col: its input already is the column matrix.
+// A 3x3 stride-1 convolution with 16 or more input channels and filters (ReLU or no activation) takes
+// Winograd F(2x2, 3x3) instead (kernels/winograd.hpp): the same sums with 2.25x fewer multiplications.
+// set_algorithm() forces either path (tests compare them).
 // Threads: forward splits tiles, backward splits images (col2im of one image never races with another);
 // each thread owns a slice of the workspace and private dW/db partials, summed in a fixed order, so results
 // depend on the thread count but not on scheduling.
@@ -34,12 +37,16 @@
 #include "lumen/kernels/conv_geometry.hpp"
 #include "lumen/kernels/gemm.hpp"
 #include "lumen/kernels/im2col.hpp"
+#include "lumen/kernels/winograd.hpp"
 #include "lumen/layers/initializers.hpp"
 #include "lumen/layers/layer.hpp"
 
 namespace lumen::layers {
 
 using kernels::Size2;
+
+// How Conv2D computes its products: chosen per shape (automatic), or forced, e.g. to compare the two.
+enum class ConvAlgorithm { automatic, im2col, winograd };
 
 // Keras' keyword arguments of Conv2D (besides filters and kernel_size), with Keras' defaults.
 struct Conv2DOptions {
@@ -95,14 +102,21 @@ public:
             y_.resize_uninitialized(y.shape());
             keep = y_.data();
         }
+        x_.resize_uninitialized(x.shape());
+        std::copy(x.begin(), x.end(), x_.begin());
+        const T* b = options_.use_bias ? bias_.value.data() : nullptr;
+        const bool relu = activation_ == kernels::ActivationFn::relu;
+        const int threads = num_threads();
+        if (use_winograd(g)) {
+            kernels::winograd::forward(g, F, x.data(), kernel_.value.data(), b, relu, y.data(), keep,
+                                       workspace(kernels::winograd::forward_workspace(g, F, threads)), threads);
+            return y;
+        }
         const bool pointwise = g.is_pointwise();
         const index_t tile = tile_rows(K), tiles = (M + tile - 1) / tile;
-        const int threads = num_threads();
         T* ws = pointwise ? nullptr : workspace(threads * tile * K);
         const T* w = kernel_.value.data();
-        const bool relu = activation_ == kernels::ActivationFn::relu;
         const bool fused = relu || activation_ == kernels::ActivationFn::linear;  // bias + act in the product's store
-        const T* b = options_.use_bias ? bias_.value.data() : nullptr;
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (index_t t = 0; t < tiles; ++t) {
             const index_t r0 = t * tile, rows = std::min(tile, M - r0);
@@ -120,8 +134,6 @@ public:
                 finish_tile(yt, keep ? keep + r0 * F : nullptr, rows);   // Y = act(Z + b)
             }
         }
-        x_.resize_uninitialized(x.shape());
-        std::copy(x.begin(), x.end(), x_.begin());
         return y;
     }
 
@@ -136,11 +148,19 @@ public:
         // layer: input_gradient_needed() is false) only dW and db are computed and dx stays empty.
         const bool want_dx = this->input_gradient_needed();
         Tensor<T> dx = want_dx ? Tensor<T>(x_.shape(), uninitialized) : Tensor<T>();
+        const int threads = num_threads();
+        if (use_winograd(g)) {
+            const bool relu = activation_ == kernels::ActivationFn::relu;
+            kernels::winograd::backward(g, F, x_.data(), kernel_.value.data(), relu ? y_.data() : nullptr, dy.data(),
+                                        want_dx ? dx.data() : nullptr, kernel_.grad.data(),
+                                        options_.use_bias ? bias_.grad.data() : nullptr,
+                                        workspace(kernels::winograd::backward_workspace(g, F, threads)), threads);
+            return dx;
+        }
         const index_t image_size = g.h * g.w * g.c;
         const bool pointwise = g.is_pointwise(), linear = activation_ == kernels::ActivationFn::linear;
         const bool relu = activation_ == kernels::ActivationFn::relu;
         const index_t tile = std::min(tile_rows(K), pixels);
-        const int threads = num_threads();
         const index_t slot = 2 * tile * K + tile * F + K * F + F;  // cols, dcols, dZ tile, dW and db partials
         T* ws = workspace(threads * slot);
         for (int t = 0; t < threads; ++t) std::fill(ws + t * slot + 2 * tile * K + tile * F, ws + (t + 1) * slot, T(0));
@@ -213,6 +233,11 @@ public:
     [[nodiscard]] const Conv2DOptions& options() const { return options_; }
     [[nodiscard]] kernels::ActivationFn activation() const { return activation_; }
 
+    // Forces the im2col or the Winograd path (automatic: Winograd where kernels::winograd::wins). Winograd
+    // needs a 3x3 window, stride 1, no dilation and ReLU or no activation; forward() says so otherwise.
+    void set_algorithm(ConvAlgorithm a) { algorithm_ = a; }
+    [[nodiscard]] ConvAlgorithm algorithm() const { return algorithm_; }
+
     [[nodiscard]] Config get_config() const override {
         return {{"name", this->name()},
                 {"filters", std::to_string(filters_)},
@@ -268,6 +293,16 @@ private:
                                       padding_, this->where());
     }
     kernels::ConvGeometry geometry(index_t batch) const { return geometry(batch, this->input_shape()); }
+
+    bool use_winograd(const kernels::ConvGeometry& g) const {
+        const bool fusable = activation_ == kernels::ActivationFn::relu || activation_ == kernels::ActivationFn::linear;
+        if (algorithm_ == ConvAlgorithm::im2col) return false;
+        if (algorithm_ == ConvAlgorithm::automatic) return fusable && kernels::winograd::wins(g, filters_);
+        require(kernels::winograd::supports(g) && fusable, this->where(),
+                ": the Winograd algorithm needs a 3x3 kernel, strides 1, dilation_rate 1 and activation \"relu\" or "
+                "\"linear\"; use ConvAlgorithm::im2col or automatic for this layer");
+        return true;
+    }
 
     // The one workspace: grown to the largest request, reused by every call.
     T* workspace(index_t elements) {
@@ -338,6 +373,7 @@ private:
     Weight<T> bias_;
     Tensor<T> x_;  // the last forward's input
     Tensor<T> y_;  // its activation output, or for gelu/swish the pre-activation (see finish_tile)
+    ConvAlgorithm algorithm_ = ConvAlgorithm::automatic;
     std::vector<T, AlignedAllocator<T>> workspace_;
 };
 
