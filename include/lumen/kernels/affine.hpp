@@ -19,7 +19,9 @@
 #include <array>
 #include <cmath>
 #include <cstddef>
+#include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "lumen/core/error.hpp"
 #include "lumen/core/shape.hpp"
@@ -182,7 +184,8 @@ inline bool warp_block_points(const Affine2D& m, index_t x0, index_t n, index_t 
     for (index_t i = 0; i < n; ++i) ys[i] = snap_coordinate(a3 * double(x0 + i) + a4y + a5);
     const double xmax = double(W - 1), ymax = double(H - 1);
     index_t outside = 0;  // a branch-free count first (vectorises): most blocks lie wholly inside the image
-    for (index_t i = 0; i < n; ++i) outside += !(xs[i] >= 0 && xs[i] <= xmax && ys[i] >= 0 && ys[i] <= ymax);
+    for (index_t i = 0; i < n; ++i)  // & rather than &&: no branch
+        outside += !((xs[i] >= 0) & (xs[i] <= xmax) & (ys[i] >= 0) & (ys[i] <= ymax));
     if (outside == 0) return false;
     bool any_fill = false;
     for (index_t i = 0; i < n; ++i) {
@@ -221,7 +224,43 @@ void warp_block_bilinear(const T* in, index_t H, index_t W, index_t C, const dou
         step_x[i] = (std::min(x0 + 1, W - 1) - x0) * nc;
         step_y[i] = (std::min(y0 + 1, H - 1) - y0) * W * nc;
     }
-    for (index_t i = 0; i < n; ++i) {
+    index_t i = 0;
+#if defined(__GNUC__)
+    if constexpr (CC == 3 || CC == 4) {
+        // The channels of a tap as one vector of 4 doubles (GCC vector extension, lowered to what the target
+        // has): per lane the same operations in the same order as the scalar loop below. With 3 channels the
+        // fourth lane reads the next input value and is discarded, so a pixel whose last tap is the image's last
+        // pixel, and the block's last output pixel (the 4-wide store would run past it), take the scalar loop.
+        using f4 = float __attribute__((vector_size(16)));
+        using d4 = double __attribute__((vector_size(32)));
+        const index_t last = H * W * nc - 4;  // the largest offset with 4 values from there on
+        const index_t end = CC == 3 ? n - 1 : n;
+        for (; i < end; ++i) {
+            const index_t sx = step_x[i], sy = step_y[i];
+            if (CC == 3 && base[i] + sy + sx > last) break;  // rare: the scalar loop finishes the block
+            const T* p = in + base[i];
+            const T* q = p + sy;
+            // Element by element rather than __builtin_convertvector, which GCC 12 splits in halves.
+            const d4 t00 = {double(p[0]), double(p[1]), double(p[2]), double(p[3])};
+            const d4 t01 = {double(p[sx]), double(p[sx + 1]), double(p[sx + 2]), double(p[sx + 3])};
+            const d4 t10 = {double(q[0]), double(q[1]), double(q[2]), double(q[3])};
+            const d4 t11 = {double(q[sx]), double(q[sx + 1]), double(q[sx + 2]), double(q[sx + 3])};
+            d4 v = {0, 0, 0, 0};
+            v += w00[i] * t00;
+            v += w01[i] * t01;
+            v += w10[i] * t10;
+            v += w11[i] * t11;
+            T* o = out + i * nc;
+            if constexpr (std::is_same_v<T, float>) {
+                const f4 r = __builtin_convertvector(v, f4);
+                std::memcpy(o, &r, sizeof r);  // with 3 channels the fourth value is overwritten by the next pixel
+            } else {
+                std::memcpy(o, &v, sizeof v);
+            }
+        }
+    }
+#endif
+    for (; i < n; ++i) {
         const T* p = in + base[i];
         const T* q = p + step_y[i];
         const index_t sx = step_x[i];
