@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "lumen/core/random.hpp"
@@ -138,4 +139,22 @@ TEST_CASE("floor_exact is std::floor for every double", "[kernels][affine]") {
         CHECK(std::memcmp(&want, &got, sizeof(double)) == 0);  // the sign of zero too
     }
     CHECK(std::isnan(kernels::floor_exact(std::numeric_limits<double>::quiet_NaN())));
+}
+
+TEST_CASE("flip_copy gives the in-place flips' image", "[kernels][affine]") {
+    Generator g(15);
+    for (const auto& [H, W] : {std::pair<index_t, index_t>{1, 1}, {1, 6}, {5, 1}, {7, 9}, {8, 8}})
+        for (index_t C : {1, 2, 3, 4}) {
+            std::vector<float> img(std::size_t(H * W * C));
+            for (float& v : img) v = static_cast<float>(g.uniform(-1, 1));
+            for (bool h : {false, true})
+                for (bool v : {false, true}) {
+                    std::vector<float> want = img, got(img.size());
+                    if (h) kernels::flip_horizontal(want.data(), H, W, C);
+                    if (v) kernels::flip_vertical(want.data(), H, W, C);
+                    kernels::flip_copy(img.data(), H, W, C, got.data(), h, v);
+                    INFO(H << "x" << W << "x" << C << " h " << h << " v " << v);
+                    CHECK(got == want);
+                }
+        }
 }

@@ -223,6 +223,26 @@ TEST_CASE("geometric layers and RandomFlip give the same images and gradients on
     set_num_threads(saved);
 }
 
+TEST_CASE("a batch smaller than the thread count is warped in bands of rows with the same result", "[data][layers][threads]") {
+    // One image on 2 and 3 threads: each image is split into bands of rows (warp_forward), which must not change
+    // a value; the batch of 2 on 3 threads splits too.
+    const int saved = num_threads();
+    for (index_t N : {1, 2}) {
+        const Tensor<double> x = grid(N, 70, 41, 3);
+        auto run = [&](int threads) {
+            set_num_threads(threads);
+            RandomRotation<double> r(0.2, {.seed = 4});
+            r.build(Shape{70, 41, 3}, 1);
+            return r.forward(x, true);
+        };
+        const Tensor<double> one = run(1), two = run(2), three = run(3);
+        CHECK(std::equal(one.begin(), one.end(), two.begin()));
+        CHECK(std::equal(one.begin(), one.end(), three.begin()));
+        CHECK(!std::equal(one.begin(), one.end(), x.begin()));
+    }
+    set_num_threads(saved);
+}
+
 TEST_CASE("affine_warp's fast path for points inside the image gives sample_taps' numbers", "[data][layers][kernels]") {
     // The plain path: every output pixel through sample_taps, as affine_warp_adjoint does.
     auto plain = [](const Tensor<double>& img, const kernels::Affine2D& m, kernels::FillMode mode, kernels::Boundary b) {

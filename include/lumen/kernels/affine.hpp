@@ -363,4 +363,17 @@ void flip_vertical(T* img, index_t H, index_t W, index_t C) {
         for (index_t i = 0; i < W * C; ++i) std::swap(img[y * W * C + i], img[(H - 1 - y) * W * C + i]);
 }
 
+// out (H, W, C) = in flipped left-right and/or up-down (a plain copy when neither). In and out must not overlap.
+// Row by row: a forward copy (streams at memory speed), then a left-right flip in place while the row is in L1.
+template <class T>
+void flip_copy(const T* in, index_t H, index_t W, index_t C, T* out, bool horizontal, bool vertical) {
+    const index_t row = W * C;
+    for (index_t y = 0; y < H; ++y) {
+        const T* src = in + (vertical ? H - 1 - y : y) * row;
+        T* dst = out + y * row;
+        std::copy(src, src + row, dst);
+        if (horizontal) flip_horizontal(dst, 1, W, C);
+    }
+}
+
 }  // namespace lumen::kernels

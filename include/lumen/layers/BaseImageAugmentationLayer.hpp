@@ -8,6 +8,7 @@
 // Config helpers here print numbers round-trip exact and read them back.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <sstream>
@@ -86,13 +87,18 @@ protected:
         warp_nearest_ = nearest;
         if (maps_.empty()) return x;
         Tensor<T> y(x.shape(), uninitialized);  // affine_warp writes every output pixel (fill pixels too)
-        const index_t H = x.dim(1), W = x.dim(2), C = x.dim(3), per = H * W * C;
-        // Images are independent and their maps were drawn before: one image per iteration, any thread count
-        // gives the same result.
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
-        for (index_t n = 0; n < x.dim(0); ++n)
-            kernels::affine_warp(x.data() + n * per, H, W, C, y.data() + n * per, maps_[std::size_t(n)], mode,
-                                 fill_value, kernels::Boundary::tf, nearest);
+        const index_t N = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3), per = H * W * C;
+        // Output pixels are independent and the maps were drawn before, so any split gives the same result: one
+        // image per iteration, or, with fewer images than threads, bands of rows of each image.
+        const int threads = num_threads();
+        const index_t bands = N >= threads ? 1 : std::min<index_t>((threads + N - 1) / N, (H + 31) / 32);
+        const index_t rows = (H + bands - 1) / bands;
+#pragma omp parallel for num_threads(threads) schedule(static)
+        for (index_t task = 0; task < N * bands; ++task) {
+            const index_t n = task / bands, y0 = task % bands * rows;
+            kernels::affine_warp_rows(x.data() + n * per, H, W, C, y.data() + n * per, maps_[std::size_t(n)], mode,
+                                      fill_value, kernels::Boundary::tf, nearest, y0, std::min(H, y0 + rows));
+        }
         return y;
     }
     Tensor<T> warp_backward(const Tensor<T>& dy) {

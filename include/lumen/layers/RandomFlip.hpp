@@ -7,6 +7,7 @@
 // x (N, H, W, C) -> y (N, H, W, C); backward flips dy the same way (a flip is its own adjoint).
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,27 +44,13 @@ public:
         const bool h = mode_ != "vertical", v = mode_ != "horizontal";
         for (index_t n = 0; n < x.dim(0); ++n)  // draws first, in order: the same seed gives the same flips
             flips_.push_back({h && this->rng().uniform() < 0.5, v && this->rng().uniform() < 0.5});
-        Tensor<T> y = x;
-        const index_t H = x.dim(1), W = x.dim(2), C = x.dim(3), per = H * W * C;
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
-        for (index_t n = 0; n < x.dim(0); ++n) {
-            if (flips_[std::size_t(n)][0]) kernels::flip_horizontal(y.data() + n * per, H, W, C);
-            if (flips_[std::size_t(n)][1]) kernels::flip_vertical(y.data() + n * per, H, W, C);
-        }
-        return y;
+        return flip_all(x);
     }
     Tensor<T> backward(const Tensor<T>& dy) override {
         require(this->batch_ >= 0, this->where(), ": backward() called before forward()");
         this->check_grad(dy, this->batch_);
         if (flips_.empty()) return dy;
-        Tensor<T> dx = dy;
-        const index_t H = dy.dim(1), W = dy.dim(2), C = dy.dim(3), per = H * W * C;
-#pragma omp parallel for num_threads(num_threads()) schedule(static)
-        for (index_t n = 0; n < dy.dim(0); ++n) {
-            if (flips_[std::size_t(n)][0]) kernels::flip_horizontal(dx.data() + n * per, H, W, C);
-            if (flips_[std::size_t(n)][1]) kernels::flip_vertical(dx.data() + n * per, H, W, C);
-        }
-        return dx;
+        return flip_all(dy);
     }
 
     [[nodiscard]] Config get_config() const override {
@@ -82,6 +69,17 @@ protected:
     }
 
 private:
+    // Each image of t (N, H, W, C) flipped as flips_ says, copied in one pass (one image per iteration).
+    Tensor<T> flip_all(const Tensor<T>& t) const {
+        Tensor<T> out(t.shape(), uninitialized);  // flip_copy writes every value
+        const index_t H = t.dim(1), W = t.dim(2), C = t.dim(3), per = H * W * C;
+#pragma omp parallel for num_threads(num_threads()) schedule(static)
+        for (index_t n = 0; n < t.dim(0); ++n)
+            kernels::flip_copy(t.data() + n * per, H, W, C, out.data() + n * per, flips_[std::size_t(n)][0],
+                               flips_[std::size_t(n)][1]);
+        return out;
+    }
+
     std::string mode_;
     std::vector<std::array<bool, 2>> flips_;
 };
