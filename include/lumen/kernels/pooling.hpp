@@ -10,6 +10,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <limits>
 
 #include "lumen/core/shape.hpp"
@@ -103,6 +104,75 @@ inline void max_pool2d_backward_set(const ConvGeometry& g, const T* dy, const in
     for (index_t n = 0; n < g.n; ++n) {
         std::fill(dx + n * image, dx + (n + 1) * image, T(0));
         for (index_t i = n * per_image; i < (n + 1) * per_image; ++i) dx[argmax[i]] += dy[i];
+    }
+}
+
+// The common 2x2, stride-2 pooling without padding (Keras' default MaxPooling2D()), where windows do not overlap
+// and every cell belongs to at most one window. Instead of an 8-byte input index per output, the forward pass
+// records which of the four cells won (0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right) in one byte, and
+// backward writes each dx cell once, dy or 0, instead of clearing dx and scattering into it: for fashion_mnist's
+// first pooling that is 0.7 MB of winners instead of 5.5 MB, and one pass over dx instead of two.
+inline bool max_pool2x2_applies(const ConvGeometry& g) {
+    return g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.pad_top == 0 && g.pad_left == 0 &&
+           2 * g.oh <= g.h && 2 * g.ow <= g.w;
+}
+
+// y (N, OH, OW, C) = max of each 2x2 window of x; winner (like y) = the window cell that won, first maximum in
+// row-major order on ties (strict >), as max_pool2d_forward.
+template <class T>
+inline void max_pool2x2_forward(const ConvGeometry& g, const T* x, T* y, std::uint8_t* winner) {
+    const index_t C = g.c;
+#pragma omp parallel for num_threads(detail::pool_threads(g.n * g.h * g.w * C)) schedule(static)
+    for (index_t n = 0; n < g.n; ++n)
+        for (index_t oh = 0; oh < g.oh; ++oh)
+            for (index_t ow = 0; ow < g.ow; ++ow) {
+                const index_t o = ((n * g.oh + oh) * g.ow + ow) * C;
+                const T* x00 = x + ((n * g.h + 2 * oh) * g.w + 2 * ow) * C;
+                const T *x01 = x00 + C, *x10 = x00 + g.w * C, *x11 = x10 + C;
+                T* yo = y + o;
+                std::uint8_t* wo = winner + o;
+#pragma omp simd
+                for (index_t c = 0; c < C; ++c) {
+                    T m = x00[c];
+                    std::uint8_t k = 0;
+                    if (x01[c] > m) m = x01[c], k = 1;
+                    if (x10[c] > m) m = x10[c], k = 2;
+                    if (x11[c] > m) m = x11[c], k = 3;
+                    yo[c] = m;
+                    wo[c] = k;
+                }
+            }
+}
+
+// dx (N, H, W, C) = dy at each window's winner, 0 elsewhere (also the last row / column an odd size leaves out).
+template <class T>
+inline void max_pool2x2_backward(const ConvGeometry& g, const T* dy, const std::uint8_t* winner, T* dx) {
+    const index_t C = g.c, row = g.w * C;
+#pragma omp parallel for num_threads(detail::pool_threads(g.n * g.h * g.w * C)) schedule(static)
+    for (index_t n = 0; n < g.n; ++n) {
+        T* image = dx + n * g.h * row;
+        for (index_t oh = 0; oh < g.oh; ++oh) {
+            T* r0 = image + 2 * oh * row;
+            T* r1 = r0 + row;
+            for (index_t ow = 0; ow < g.ow; ++ow) {
+                const index_t o = ((n * g.oh + oh) * g.ow + ow) * C;
+                const T* d = dy + o;
+                const std::uint8_t* k = winner + o;
+                T *x00 = r0 + 2 * ow * C, *x01 = x00 + C, *x10 = r1 + 2 * ow * C, *x11 = x10 + C;
+#pragma omp simd
+                for (index_t c = 0; c < C; ++c) {
+                    x00[c] = k[c] == 0 ? d[c] : T(0);
+                    x01[c] = k[c] == 1 ? d[c] : T(0);
+                    x10[c] = k[c] == 2 ? d[c] : T(0);
+                    x11[c] = k[c] == 3 ? d[c] : T(0);
+                }
+            }
+            if (2 * g.ow < g.w) {  // the odd last column belongs to no window
+                std::fill(r0 + 2 * g.ow * C, r0 + row, T(0));
+                std::fill(r1 + 2 * g.ow * C, r1 + row, T(0));
+            }
+        }
+        if (2 * g.oh < g.h) std::fill(image + 2 * g.oh * row, image + g.h * row, T(0));  // the odd last row
     }
 }
 

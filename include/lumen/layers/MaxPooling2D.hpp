@@ -7,6 +7,7 @@
 // maximum in row-major window order wins (TF's CPU kernel). Kernels: kernels/pooling.hpp.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,17 +50,27 @@ public:
         this->check_input(x);
         geometry_ = geometry(x.dim(0), this->input_shape());
         Tensor<T> y(Shape{geometry_.n, geometry_.oh, geometry_.ow, geometry_.c}, uninitialized);
-        argmax_.resize(static_cast<std::size_t>(y.size()));
-        kernels::max_pool2d_forward(geometry_, x.data(), y.data(), argmax_.data());
+        if (kernels::max_pool2x2_applies(geometry_)) {  // the default 2x2 pooling: one byte per winner
+            argmax_.clear();
+            winner_.resize(static_cast<std::size_t>(y.size()));
+            kernels::max_pool2x2_forward(geometry_, x.data(), y.data(), winner_.data());
+        } else {
+            winner_.clear();
+            argmax_.resize(static_cast<std::size_t>(y.size()));
+            kernels::max_pool2d_forward(geometry_, x.data(), y.data(), argmax_.data());
+        }
         return y;
     }
 
     // dy: (N, OH, OW, C) -> dx: (N, H, W, C), zero except at the winners
     Tensor<T> backward(const Tensor<T>& dy) override {
-        require(!argmax_.empty(), this->where(), ": backward() called before forward()");
+        require(!argmax_.empty() || !winner_.empty(), this->where(), ": backward() called before forward()");
         this->check_grad(dy, geometry_.n);
-        Tensor<T> dx(this->input_shape().with_batch(geometry_.n), uninitialized);  // cleared by the kernel
-        kernels::max_pool2d_backward_set(geometry_, dy.data(), argmax_.data(), dx.data());
+        Tensor<T> dx(this->input_shape().with_batch(geometry_.n), uninitialized);  // every cell written by the kernel
+        if (!winner_.empty())
+            kernels::max_pool2x2_backward(geometry_, dy.data(), winner_.data(), dx.data());
+        else
+            kernels::max_pool2d_backward_set(geometry_, dy.data(), argmax_.data(), dx.data());
         return dx;
     }
 
@@ -87,6 +98,7 @@ protected:
         kernels::require_image_input(s, this->where());
         const kernels::ConvGeometry g = geometry(1, s);
         argmax_.clear();
+        winner_.clear();
         return Shape{g.oh, g.ow, s[2]};
     }
 
@@ -100,6 +112,7 @@ private:
     kernels::Padding padding_ = kernels::Padding::valid;
     kernels::ConvGeometry geometry_;
     std::vector<index_t> argmax_;  // (N, OH, OW, C): index into the last forward's input
+    std::vector<std::uint8_t> winner_;  // the same for 2x2 pooling: which cell of its window won (0..3)
 };
 
 }  // namespace lumen::layers
