@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "lumen/core/random.hpp"
@@ -106,7 +108,11 @@ TEST_CASE("im2col and col2im match plain loops", "[kernels]") {
     Generator g(1);
     const Conv shapes[] = {{2, 7, 6, 3, 1, 3, 1, 1, true, ""},  {1, 8, 9, 2, 1, {3, 2}, {2, 1}, 1, true, ""},
                            {2, 9, 9, 4, 1, 3, 1, 2, false, ""}, {1, 5, 7, 1, 1, 5, 2, 1, true, ""},
-                           {2, 6, 6, 2, 1, 2, 1, {2, 3}, true, ""}};
+                           {2, 6, 6, 2, 1, 2, 1, {2, 3}, true, ""},
+                           // windows wholly inside the image (im2col's no-bounds path): grey 3x3 (3-float runs),
+                           // row dilation only, RGB stride 2, and a grey 'same' layer mixing both paths
+                           {2, 8, 7, 1, 1, 3, 1, 1, false, ""}, {1, 9, 8, 1, 1, 3, 1, {2, 1}, false, ""},
+                           {2, 7, 9, 3, 1, 3, 2, 1, false, ""}, {2, 6, 7, 1, 1, 3, 1, 1, true, ""}};
     for (const Conv& p : shapes) {
         const auto geo = kernels::conv_geometry(p.n, p.h, p.w, p.c, p.k, p.s, p.d,
                                                 p.same ? kernels::Padding::same : kernels::Padding::valid, "t");
@@ -301,7 +307,7 @@ TEST_CASE("Pooling kernels match plain loops, ties included, with 1 and 2 thread
         Size2 k, s;
         bool same;
     };
-    const P cases[] = {{2, 7, 7, 3, 2, 2, false}, {2, 7, 7, 2, 2, 2, true}, {3, 9, 8, 5, 3, 1, true},
+    const P cases[] = {{2, 7, 7, 3, 2, 2, false}, {2, 6, 8, 3, 2, 2, false}, {2, 7, 7, 2, 2, 2, true}, {3, 9, 8, 5, 3, 1, true},
                        {2, 11, 10, 4, 3, 2, true},  {1, 6, 9, 1, {3, 2}, {1, 2}, false},
                        {8, 45, 45, 32, 2, 2, false}};  // big enough for two threads
     const int saved = num_threads();
@@ -330,6 +336,16 @@ TEST_CASE("Pooling kernels match plain loops, ties included, with 1 and 2 thread
                                                << x.shape().to_string());
                 check_near("y", y, want_y, 1e-6);
                 check_near("dx", dx, want_dx, 1e-6);
+                if (max && kernels::max_pool2x2_applies(g)) {  // MaxPooling2D's one-byte-winner path
+                    Tensor<float> y2(dy.shape()), dx2(x.shape());
+                    for (auto& v : dx2) v = std::numeric_limits<float>::quiet_NaN();  // every cell must be written
+                    std::vector<std::uint8_t> winner(static_cast<std::size_t>(y.size()));
+                    kernels::max_pool2x2_forward(g, x.data(), y2.data(), winner.data());
+                    kernels::max_pool2x2_backward(g, dy.data(), winner.data(), dx2.data());
+                    INFO("2x2 path");
+                    check_near("y", y2, want_y, 1e-6);
+                    check_near("dx", dx2, want_dx, 1e-6);
+                }
             }
             // Global pooling = one window over the whole image.
             std::vector<double> gy(static_cast<std::size_t>(p.n * p.c), 0), gmax(gy.size(), -1e30);

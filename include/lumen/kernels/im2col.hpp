@@ -41,31 +41,58 @@ inline void zero_run(T* dst, index_t len) {
 }
 }  // namespace detail
 
+namespace detail {
+template <index_t Len, class T>
+inline void copy_fixed(const T* src, T* dst) {
+    for (index_t e = 0; e < Len; ++e) dst[e] = src[e];
+}
+
+// One row of the column matrix, K values, for the window at input (ih0, iw0) of image n: the general case,
+// with padding cells as zeros and any dilation.
+template <class T>
+inline void copy_window(const ConvGeometry& g, const T* x, index_t n, index_t ih0, index_t iw0, T* dst) {
+    const index_t C = g.c, run = g.kw * C;
+    index_t jlo, jhi;
+    valid_window(iw0, g.kw, g.dw, g.w, jlo, jhi);
+    for (index_t i = 0; i < g.kh; ++i, dst += run) {
+        const index_t ih = ih0 + i * g.dh;
+        if (ih < 0 || ih >= g.h) {
+            zero_run(dst, run);
+            continue;
+        }
+        const T* src = x + (n * g.h + ih) * g.w * C;  // start of input row ih
+        zero_run(dst, jlo * C);
+        if (g.dw == 1) {
+            copy_run(src + (iw0 + jlo) * C, dst + jlo * C, (jhi - jlo) * C);
+        } else {
+            for (index_t j = jlo; j < jhi; ++j) copy_run(src + (iw0 + j * g.dw) * C, dst + j * C, C);
+        }
+        zero_run(dst + jhi * C, run - jhi * C);
+    }
+}
+}  // namespace detail
+
 // cols(rows, K) <- the windows of output pixels [r0, r0 + rows) of the batch x (N, H, W, C).
 template <class T>
 inline void im2col(const ConvGeometry& g, const T* x, index_t r0, index_t rows, T* cols) {
     const index_t C = g.c, K = g.patch(), run = g.kw * C;
     const index_t pixels = g.oh * g.ow;
     index_t n = r0 / pixels, oh = (r0 % pixels) / g.ow, ow = r0 % g.ow;  // advanced incrementally below
+    const index_t row_step = g.dh * g.w * C;
     for (index_t r = r0; r < r0 + rows; ++r) {
         T* dst = cols + (r - r0) * K;
         const index_t ih0 = oh * g.sh - g.pad_top, iw0 = ow * g.sw - g.pad_left;
-        index_t jlo, jhi;
-        detail::valid_window(iw0, g.kw, g.dw, g.w, jlo, jhi);
-        for (index_t i = 0; i < g.kh; ++i, dst += run) {
-            const index_t ih = ih0 + i * g.dh;
-            if (ih < 0 || ih >= g.h) {
-                detail::zero_run(dst, run);
-                continue;
-            }
-            const T* src = x + (n * g.h + ih) * g.w * C;  // start of input row ih
-            detail::zero_run(dst, jlo * C);
-            if (g.dw == 1) {
-                detail::copy_run(src + (iw0 + jlo) * C, dst + jlo * C, (jhi - jlo) * C);
-            } else {
-                for (index_t j = jlo; j < jhi; ++j) detail::copy_run(src + (iw0 + j * g.dw) * C, dst + j * C, C);
-            }
-            detail::zero_run(dst + jhi * C, run - jhi * C);
+        if (g.dw == 1 && ih0 >= 0 && ih0 + (g.kh - 1) * g.dh < g.h && iw0 >= 0 && iw0 + g.kw <= g.w) {
+            // The whole window inside the image (every window of a 'valid' layer): KH runs of KW*C floats, no
+            // bounds. A grey 3x3 window is nine 3-float runs, where the general path's bookkeeping cost several
+            // times the copy (fashion_mnist's first convolution spent half its forward time here).
+            const T* src = x + ((n * g.h + ih0) * g.w + iw0) * C;
+            if (run == 3)
+                for (index_t i = 0; i < g.kh; ++i) detail::copy_fixed<3>(src + i * row_step, dst + i * 3);
+            else
+                for (index_t i = 0; i < g.kh; ++i) detail::copy_run(src + i * row_step, dst + i * run, run);
+        } else {
+            detail::copy_window(g, x, n, ih0, iw0, dst);
         }
         if (++ow == g.ow) {
             ow = 0;
