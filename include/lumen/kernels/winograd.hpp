@@ -1,6 +1,6 @@
 // Winograd F(2x2, 3x3): a 3x3, stride-1 convolution with 16 multiplications per 2x2 output block and
 // (input channel, filter) pair instead of 36 (Lavin & Gray, "Fast Algorithms for Convolutional Neural
-// Networks", 2016). Conv2D uses it for 3x3 stride-1 layers with enough channels (docs/convolution.md, section 6).
+// Networks", 2016). Conv2D uses it for 3x3 stride-1 layers with enough channels (docs/convolution.md, section 4).
 //
 // The output is cut into 2x2 tiles; tile (ty, tx) reads the 4x4 input patch at rows 2ty - pad_top .. +3 and
 // columns 2tx - pad_left .. +3 (zeros outside the image). Per tile, input channel c and filter f:
