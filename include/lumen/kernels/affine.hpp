@@ -285,8 +285,9 @@ void affine_warp_rows(const T* in, index_t H, index_t W, index_t C, T* out, cons
                       Boundary boundary, bool nearest_interpolation, index_t y_begin, index_t y_end) {
     // A map with a rotation or shear reads the input along slanted lines that the hardware prefetcher does not
     // follow: the whole input image is fetched first (sequentially), and the output visited in tiles of 32 x 32
-    // pixels, whose inputs stay in L1 (flowers' RandomRotation: 14 -> 8 ms a batch at 1 thread). An axis-aligned
-    // map (zoom, translation) reads rows in order and is fastest row by row (tiles: 6 -> 8 ms).
+    // pixels, whose inputs stay in L1 (on the flowers batch at 1 thread this took RandomRotation from 14 to
+    // 9 ms). An axis-aligned map (zoom, translation) reads rows in order and is fastest row by row (in tiles
+    // RandomZoom went from 6 to 8 ms).
     const bool slanted = m.a[1] != 0 || m.a[3] != 0;
     const index_t band = slanted ? 32 : 1, block = slanted ? 32 : detail::warp_block;
 #if defined(__GNUC__)
@@ -303,7 +304,7 @@ void affine_warp_rows(const T* in, index_t H, index_t W, index_t C, T* out, cons
                 const index_t n = std::min(block, W - x0);
                 T* o = out + (y * W + x0) * C;
                 const bool any_fill = detail::warp_block_points(m, x0, n, y, H, W, mode, boundary, xs, ys, fill);
-                if (nearest_interpolation) {  // sample_taps' rounding of the (mapped) source point
+                if (nearest_interpolation) {  // sample_taps' rounding of the (mapped) source point; 0 + 1 * value
                     for (index_t i = 0; i < n; ++i) {
                         const index_t xi = std::clamp<index_t>(index_t(std::llround(xs[i])), 0, W - 1);
                         const index_t yi = std::clamp<index_t>(index_t(std::llround(ys[i])), 0, H - 1);
@@ -327,9 +328,10 @@ void affine_warp_rows(const T* in, index_t H, index_t W, index_t C, T* out, cons
 
 // out (H, W, C) = in (H, W, C) resampled through `m` (same size). `nearest_interpolation` rounds the source
 // point instead of blending its four neighbours. In and out must not overlap. Every output pixel gets exactly
-// sample_taps' taps and weights, summed in the same order (tested against it), but a row at a time: all the
-// row's source points first (branch-free, vectorised), the fill mode only for points outside the image, then
-// all the row's taps, then the blend with the channel loop unrolled for 1, 3 and 4 channels.
+// sample_taps' taps and weights, summed in the same order in double (tests/test_affine_fast.cpp compares the
+// two bit for bit), but in blocks of up to 64 pixels of a row: the block's source points first (branch-free,
+// vectorised), the fill mode only for points outside the image, then the block's taps, then the blend, with
+// 3 or 4 channels as one vector.
 template <class T>
 void affine_warp(const T* in, index_t H, index_t W, index_t C, T* out, const Affine2D& m, FillMode mode, T cval,
                  Boundary boundary, bool nearest_interpolation = false) {
