@@ -16,6 +16,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <cstdint>
 #include <type_traits>
 #include <vector>
 
@@ -109,16 +110,18 @@ inline void gemm_nn(index_t M, index_t N, index_t K, const T* A, index_t lda, co
 }
 
 // Convolution forward's product and output pass in one: C(M, N) = act(A(M, K) * B(K, N) + bias), act = ReLU
-// when `relu`, else none; bias (N) may be null; keep (M, N, leading dimension ldk), if not null, receives a copy
-// of C for backward. The packed kernel applies all of it to each register block before storing it, so the
-// output is written once and never reread; Eigen's path does the same in a second pass.
+// when `relu`, else none; bias (N) may be null; positive (M, N, leading dimension ldp), if not null, receives
+// 1 where C > 0 and 0 elsewhere (ReLU's derivative, kept for backward). The packed kernel applies all of it to
+// each register block before storing it, so the output is written once and never reread; Eigen's path does the
+// same in a second pass.
 template <class T>
 inline void gemm_nn_bias_act(index_t M, index_t N, index_t K, const T* A, index_t lda, const T* B, index_t ldb, T* C,
-                             index_t ldc, const T* bias, bool relu, T* keep, index_t ldk) {
+                             index_t ldc, const T* bias, bool relu, std::uint8_t* positive, index_t ldp) {
 #if defined(__AVX512F__) && !defined(LUMEN_NO_PACKED_GEMM)
     if constexpr (std::is_same_v<T, float>)
         if (packed_gemm_wins_nn(M, N, K))
-            return avx512::gemm_nn(M, N, K, A, lda, B, ldb, C, ldc, false, avx512::Epilogue{bias, relu, keep, ldk});
+            return avx512::gemm_nn(M, N, K, A, lda, B, ldb, C, ldc, false,
+                                   avx512::Epilogue{bias, relu, positive, ldp});
 #endif
     eigen::gemm_nn(M, N, K, A, lda, B, ldb, C, ldc, false);
     for (index_t r = 0; r < M; ++r) {
@@ -131,7 +134,11 @@ inline void gemm_nn_bias_act(index_t M, index_t N, index_t K, const T* A, index_
 #pragma omp simd
             for (index_t j = 0; j < N; ++j) c[j] = c[j] > T(0) ? c[j] : T(0);
         }
-        if (keep) std::copy(c, c + N, keep + r * ldk);
+        if (positive) {
+            std::uint8_t* p = positive + r * ldp;
+#pragma omp simd
+            for (index_t j = 0; j < N; ++j) p[j] = c[j] > T(0) ? 1 : 0;
+        }
     }
 }
 

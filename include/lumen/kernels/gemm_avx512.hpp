@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <utility>
 
 namespace lumen::kernels::avx512 {
@@ -38,16 +39,17 @@ inline constexpr int kTileRows = NV == 1   ? 14
 inline constexpr index_t kPackDepth = 128;
 
 // C(MR, NV*16 masked) (+)= A(MR, P) * B(P, NV*16 masked).  A(i, p) = a[i * rs + p * cs]; B row p at b + p * ldb.
-// What happens to a finished register block before (and as) it is stored: C = relu(C + bias) when asked, and a
-// second copy into `keep` (row stride ldk) when given. Column 0 of bias/keep is column 0 of the C passed in.
-// Convolution forward uses it so bias, ReLU and the copy kept for backward cost no extra pass over the output.
+// What happens to a finished register block before (and as) it is stored: C = relu(C + bias) when asked, and
+// one byte per value into `positive` (row stride ldp) when given: 1 where the stored value is > 0, ReLU's
+// derivative, which is all backward needs (a quarter of a float copy). Column 0 of bias/positive is column 0
+// of the C passed in. Convolution forward uses it so bias, ReLU and the mask cost no extra pass over the output.
 struct Epilogue {
     const float* bias = nullptr;
     bool relu = false;
-    float* keep = nullptr;
-    index_t ldk = 0;
+    std::uint8_t* positive = nullptr;
+    index_t ldp = 0;
     [[nodiscard]] Epilogue shifted(index_t rows, index_t cols) const {
-        return {bias ? bias + cols : nullptr, relu, keep ? keep + rows * ldk + cols : nullptr, ldk};
+        return {bias ? bias + cols : nullptr, relu, positive ? positive + rows * ldp + cols : nullptr, ldp};
     }
 };
 
@@ -96,7 +98,10 @@ inline void micro_tile(index_t P, const float* a, index_t rs, index_t cs, const 
         for (int v = 0; v < NV; ++v) {
             const __mmask16 m = v == NV - 1 ? last : __mmask16(0xFFFF);
             _mm512_mask_storeu_ps(c + i * ldc + 16 * v, m, acc[i][v]);
-            if (e.keep) _mm512_mask_storeu_ps(e.keep + i * e.ldk + 16 * v, m, acc[i][v]);
+            if (e.positive) {  // 16 bytes of 0/1 (vpmovdb: AVX-512F, masked for the last vector)
+                const __mmask16 gt = _mm512_cmp_ps_mask(acc[i][v], _mm512_setzero_ps(), _CMP_GT_OQ);
+                _mm512_mask_cvtepi32_storeu_epi8(e.positive + i * e.ldp + 16 * v, m, _mm512_maskz_set1_epi32(gt, 1));
+            }
         }
 }
 

@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 
 #include "lumen/core/shape.hpp"
 #include "lumen/core/threads.hpp"
@@ -172,7 +173,7 @@ inline void transform_input(const ConvGeometry& g, const Tiling& tl, const T* im
 namespace detail {
 // One tile of transform_output; the switches are template arguments so that the loop over filters vectorises.
 template <bool Relu, bool Keep, class T>
-inline void output_tile(index_t F, const T* m, const T* bias, std::array<T*, 4> y, std::array<T*, 4> k) {
+inline void output_tile(index_t F, const T* m, const T* bias, std::array<T*, 4> y, std::array<std::uint8_t*, 4> k) {
 #pragma omp simd
     for (index_t f = 0; f < F; ++f) {
         T r[2][4];  // A^T M: rows
@@ -191,21 +192,22 @@ inline void output_tile(index_t F, const T* m, const T* bias, std::array<T*, 4> 
             y[i * 2][f] = v0;
             y[i * 2 + 1][f] = v1;
             if constexpr (Keep) {
-                k[i * 2][f] = v0;
-                k[i * 2 + 1][f] = v1;
+                k[i * 2][f] = v0 > T(0) ? 1 : 0;
+                k[i * 2 + 1][f] = v1 > T(0) ? 1 : 0;
             }
         }
     }
 }
 // One tile of transform_output_gradient.
 template <bool Masked, class T>
-inline void output_gradient_tile(index_t F, std::array<const T*, 4> d, std::array<const T*, 4> k, T* m, T* db) {
+inline void output_gradient_tile(index_t F, std::array<const T*, 4> d, std::array<const std::uint8_t*, 4> k, T* m,
+                                 T* db) {
 #pragma omp simd
     for (index_t f = 0; f < F; ++f) {
         T z[2][2];
         for (int q = 0; q < 4; ++q) {
             if constexpr (Masked)
-                z[q / 2][q % 2] = k[q][f] > T(0) ? d[q][f] : T(0);
+                z[q / 2][q % 2] = k[q][f] ? d[q][f] : T(0);
             else
                 z[q / 2][q % 2] = d[q][f];
         }
@@ -228,16 +230,19 @@ inline void output_gradient_tile(index_t F, std::array<const T*, 4> d, std::arra
 }  // namespace detail
 
 // Y block = A^T M A + bias (ReLU when `relu`) for tiles t0 .. t0+count-1 of `out` (OH, OW, F), M (count, 16, F);
-// bias: F values (zeros for none); keep (same layout as out, may be null) receives a copy for backward.
-// scratch: 8*F floats per thread, the destination of cells past an odd edge (each cell its own, so the four
-// stores of a tile never alias).
+// bias: F values (zeros for none); positive (laid out like out, may be null) receives 1 where Y > 0, else 0
+// (ReLU's derivative, for backward). scratch: 8*F floats per thread, the destination of cells past an odd
+// edge (each cell its own, so the stores of a tile never alias).
 template <class T>
 inline void transform_output(const ConvGeometry& g, const Tiling& tl, index_t F, const T* M, index_t t0,
-                             index_t count, const T* bias, bool relu, T* out, T* keep, T* scratch) {
-    std::array<T*, 4> y{}, k{};
+                             index_t count, const T* bias, bool relu, T* out, std::uint8_t* positive, T* scratch) {
+    std::array<T*, 4> y{};
+    std::array<std::uint8_t*, 4> k{};
+    auto* byte_scratch = reinterpret_cast<std::uint8_t*>(scratch + 4 * F);  // 16*F bytes, 4*F needed
+    const bool keep = positive != nullptr;
     for (index_t t = 0; t < count; ++t) {
         detail::block_rows(g, tl, out, F, t0 + t, scratch, y, 1);
-        if (keep) detail::block_rows(g, tl, keep, F, t0 + t, scratch + 4 * F, k, 1);
+        if (keep) detail::block_rows(g, tl, positive, F, t0 + t, byte_scratch, k, 1);
         const T* m = M + t * 16 * F;
         if (relu && keep) detail::output_tile<true, true>(F, m, bias, y, k);
         else if (relu) detail::output_tile<true, false>(F, m, bias, y, k);
@@ -246,17 +251,20 @@ inline void transform_output(const ConvGeometry& g, const Tiling& tl, index_t F,
     }
 }
 
-// dM (count, 16, F) = A dZ A^T, dZ = dY masked by ReLU' (where `kept` > 0) when kept is given, for tiles
-// t0 .. t0+count-1 of dy (OH, OW, F); db (F) += the sum of dZ. zeros: F zeros.
+// dM (count, 16, F) = A dZ A^T, dZ = dY masked by ReLU' (`positive`, forward's mask) when given, for tiles
+// t0 .. t0+count-1 of dy (OH, OW, F); db (F) += the sum of dZ. zeros: F zeros (as floats: 4*F zero bytes).
 template <class T>
 inline void transform_output_gradient(const ConvGeometry& g, const Tiling& tl, index_t F, const T* dy,
-                                      const T* kept, index_t t0, index_t count, const T* zeros, T* dM, T* db) {
-    std::array<const T*, 4> d{}, k{};
+                                      const std::uint8_t* positive, index_t t0, index_t count, const T* zeros, T* dM,
+                                      T* db) {
+    std::array<const T*, 4> d{};
+    std::array<const std::uint8_t*, 4> k{};
+    const auto* zero_bytes = reinterpret_cast<const std::uint8_t*>(zeros);
     for (index_t t = 0; t < count; ++t) {
         detail::block_rows(g, tl, dy, F, t0 + t, zeros, d, 0);
         T* m = dM + t * 16 * F;
-        if (kept) {
-            detail::block_rows(g, tl, kept, F, t0 + t, zeros, k, 0);
+        if (positive) {
+            detail::block_rows(g, tl, positive, F, t0 + t, zero_bytes, k, 0);
             detail::output_gradient_tile<true>(F, d, k, m, db);
         } else {
             detail::output_gradient_tile<false>(F, d, k, m, db);
@@ -304,11 +312,11 @@ inline index_t backward_workspace(const ConvGeometry& g, index_t F, int threads)
     return 16 * g.c * F + std::max(g.c, F) + threads * (tl.chunk * 16 * (2 * g.c + F) + 16 * g.c * F + F + 16 * g.c);
 }
 
-// y (N, OH, OW, F) = act(conv(x, w) + b), act = ReLU when `relu` else none; keep (like y, may be null) receives a
-// copy of y. w: HWIO (3, 3, C, F); bias may be null. ws: forward_workspace() floats.
+// y (N, OH, OW, F) = act(conv(x, w) + b), act = ReLU when `relu` else none; positive (like y, may be null)
+// receives 1 where y > 0. w: HWIO (3, 3, C, F); bias may be null. ws: forward_workspace() floats.
 template <class T>
-inline void forward(const ConvGeometry& g, index_t F, const T* x, const T* w, const T* bias, bool relu, T* y, T* keep,
-                    T* ws, int threads) {
+inline void forward(const ConvGeometry& g, index_t F, const T* x, const T* w, const T* bias, bool relu, T* y,
+                    std::uint8_t* positive, T* ws, int threads) {
     const Tiling tl = tiling(g);
     const index_t C = g.c, CF = C * F;
     T* U = ws;
@@ -328,17 +336,17 @@ inline void forward(const ConvGeometry& g, index_t F, const T* x, const T* w, co
         transform_input(g, tl, x + n * in_image, t0, count, zeros, V);
         for (int k = 0; k < 16; ++k)  // M[ξ] (count, F) = V[ξ] (count, C) * U[ξ] (C, F)
             gemm_nn(count, F, C, V + k * C, 16 * C, U + k * CF, F, M + k * F, 16 * F, false);
-        transform_output(g, tl, F, M, t0, count, bias ? bias : zeros, relu, y + n * out_image, keep ? keep + n * out_image : nullptr,
-                         scratch);
+        transform_output(g, tl, F, M, t0, count, bias ? bias : zeros, relu, y + n * out_image,
+                         positive ? positive + n * out_image : nullptr, scratch);
     }
 }
 
 // Backward of forward(): dw (3, 3, C, F) += dW, db (F, may be null) += db, and when dx is not null,
-// dx (N, H, W, C) = dX (overwritten). kept: forward's y when `relu` (its mask), else null. Threads split images;
+// dx (N, H, W, C) = dX (overwritten). positive: forward's ReLU mask, null without activation. Threads split images;
 // each has private dU and db partials, summed in a fixed order. ws: backward_workspace() floats.
 template <class T>
-inline void backward(const ConvGeometry& g, index_t F, const T* x, const T* w, const T* kept, const T* dy, T* dx,
-                     T* dw, T* db, T* ws, int threads) {
+inline void backward(const ConvGeometry& g, index_t F, const T* x, const T* w, const std::uint8_t* positive,
+                     const T* dy, T* dx, T* dw, T* db, T* ws, int threads) {
     const Tiling tl = tiling(g);
     const index_t C = g.c, CF = C * F;
     T* Ut = ws;  // (16, F, C)
@@ -366,8 +374,8 @@ inline void backward(const ConvGeometry& g, index_t F, const T* x, const T* w, c
             if (dxn) std::fill(dxn, dxn + in_image, T(0));
             for (index_t t0 = 0; t0 < tl.per_image(); t0 += tl.chunk) {
                 const index_t count = std::min(tl.chunk, tl.per_image() - t0);
-                transform_output_gradient(g, tl, F, dy + n * out_image, kept ? kept + n * out_image : nullptr, t0,
-                                          count, zeros, dM, dbp);
+                const std::uint8_t* mask = positive ? positive + n * out_image : nullptr;
+                transform_output_gradient(g, tl, F, dy + n * out_image, mask, t0, count, zeros, dM, dbp);
                 transform_input(g, tl, x + n * in_image, t0, count, zeros, V);
                 for (int k = 0; k < 16; ++k)  // dU[ξ] (C, F) += V[ξ]^T (C, count) * dM[ξ] (count, F)
                     gemm_tn(C, F, count, V + k * C, 16 * C, dM + k * F, 16 * F, dU + k * CF, F, true);

@@ -9,7 +9,7 @@
 // The rows are processed in tiles small enough to stay in cache: a tile is gathered by im2col into this
 // layer's one reusable workspace, multiplied, and bias + activation are applied while the tile is still hot:
 // for ReLU or no activation inside the product's store of each register block (gemm_nn_bias_act, which also
-// writes the copy backward keeps), else in a pass over the tile. Backward likewise applies activation' to a
+// writes ReLU's 0/1 mask that backward keeps), else in a pass over the tile. Backward likewise applies activation' to a
 // dY tile just before using it (ReLU': one pass, dZ = (Y > 0) * dY).
 // Backward recomputes each tile's columns instead of keeping the whole column matrix (9x the input for a
 // 3x3 kernel, 150 MB for the flowers model's second convolution): the gather is cheap next to the two
@@ -24,6 +24,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -95,19 +96,24 @@ public:
         const kernels::ConvGeometry g = geometry(x.dim(0));
         const index_t M = g.rows(), K = g.patch(), F = filters_;
         Tensor<T> y(Shape{g.n, g.oh, g.ow, F}, uninitialized);  // every tile is written by its product
-        // What backward needs of the activation: its output y, or for gelu/swish its input z. Either is kept
-        // by copying each tile while it is in cache, into storage reused from call to call.
+        // What backward needs of the activation: for ReLU one byte per output, 1 where y > 0 (written by the
+        // product's store); for the others their output y, or for gelu/swish their input z, copied tile by tile
+        // while in cache. Both into storage reused from call to call.
+        const bool relu = activation_ == kernels::ActivationFn::relu;
         T* keep = nullptr;
-        if (activation_ != kernels::ActivationFn::linear) {
+        std::uint8_t* positive = nullptr;
+        if (relu) {
+            positive_.resize(static_cast<std::size_t>(y.size()));
+            positive = positive_.data();
+        } else if (activation_ != kernels::ActivationFn::linear) {
             y_.resize_uninitialized(y.shape());
             keep = y_.data();
         }
         keep_input(x);
         const T* b = options_.use_bias ? bias_.value.data() : nullptr;
-        const bool relu = activation_ == kernels::ActivationFn::relu;
         const int threads = num_threads();
         if (use_winograd(g)) {
-            kernels::winograd::forward(g, F, x.data(), kernel_.value.data(), b, relu, y.data(), keep,
+            kernels::winograd::forward(g, F, x.data(), kernel_.value.data(), b, relu, y.data(), positive,
                                        workspace(kernels::winograd::forward_workspace(g, F, threads)), threads);
             return y;
         }
@@ -127,7 +133,8 @@ public:
             }
             T* yt = y.data() + r0 * F;
             if (fused) {  // Y = act(cols * W + b) for ReLU or none, kept for backward as each block is stored
-                kernels::gemm_nn_bias_act(rows, F, K, a, K, w, F, yt, F, b, relu, keep ? keep + r0 * F : nullptr, F);
+                kernels::gemm_nn_bias_act(rows, F, K, a, K, w, F, yt, F, b, relu,
+                                          positive ? positive + r0 * F : nullptr, F);
             } else {
                 kernels::gemm_nn(rows, F, K, a, K, w, F, yt, F, false);  // Z = cols * W
                 finish_tile(yt, keep ? keep + r0 * F : nullptr, rows);   // Y = act(Z + b)
@@ -150,7 +157,8 @@ public:
         const int threads = num_threads();
         if (use_winograd(g)) {
             const bool relu = activation_ == kernels::ActivationFn::relu;
-            kernels::winograd::backward(g, F, x_.data(), kernel_.value.data(), relu ? y_.data() : nullptr, dy.data(),
+            const std::uint8_t* mask = relu ? positive_.data() : nullptr;
+            kernels::winograd::backward(g, F, x_.data(), kernel_.value.data(), mask, dy.data(),
                                         want_dx ? dx.data() : nullptr, kernel_.grad.data(),
                                         options_.use_bias ? bias_.grad.data() : nullptr,
                                         workspace(kernels::winograd::backward_workspace(g, F, threads)), threads);
@@ -182,9 +190,9 @@ public:
                     const index_t rows = std::min(tile, (n + 1) * pixels - r0);
                     const T* dz = dy.data() + r0 * F;
                     if (relu) {  // dZ = (Y > 0) * dY in one pass over the tile
-                        const T* yk = y_.data() + r0 * F;
+                        const std::uint8_t* pk = positive_.data() + r0 * F;
 #pragma omp simd
-                        for (index_t i = 0; i < rows * F; ++i) dzbuf[i] = yk[i] > T(0) ? dz[i] : T(0);
+                        for (index_t i = 0; i < rows * F; ++i) dzbuf[i] = pk[i] ? dz[i] : T(0);
                         dz = dzbuf;
                     } else if (!linear) {  // dZ = act'(.) * dY, on the tile
                         std::copy(dz, dz + rows * F, dzbuf);
@@ -383,6 +391,7 @@ private:
     Weight<T> bias_;
     Tensor<T> x_;  // the last forward's input
     Tensor<T> y_;  // its activation output, or for gelu/swish the pre-activation (see finish_tile)
+    std::vector<std::uint8_t, AlignedAllocator<std::uint8_t>> positive_;  // for ReLU instead: 1 where y > 0
     ConvAlgorithm algorithm_ = ConvAlgorithm::automatic;
     std::vector<T, AlignedAllocator<T>> workspace_;
 };
