@@ -158,3 +158,16 @@ TEST_CASE("flip_copy gives the in-place flips' image", "[kernels][affine]") {
                 }
         }
 }
+
+TEST_CASE("affine_warp on integer pixels (no vector path) gives sample_taps' values", "[kernels][affine]") {
+    Generator g(16);
+    const index_t H = 11, W = 13;
+    for (index_t C : {1, 3, 4}) {
+        std::vector<int> img(std::size_t(H * W * C));
+        for (int& v : img) v = int(g.uniform(0, 255));
+        const Affine2D m = random_map(g, 3, H, W);
+        std::vector<int> got(img.size());
+        kernels::affine_warp(img.data(), H, W, C, got.data(), m, FillMode::reflect, 7, Boundary::tf);
+        CHECK(got == plain_warp(img, H, W, C, m, FillMode::reflect, 7, Boundary::tf, false));
+    }
+}

@@ -226,7 +226,7 @@ void warp_block_bilinear(const T* in, index_t H, index_t W, index_t C, const dou
     }
     index_t i = 0;
 #if defined(__GNUC__)
-    if constexpr (CC == 3 || CC == 4) {
+    if constexpr ((CC == 3 || CC == 4) && (std::is_same_v<T, float> || std::is_same_v<T, double>)) {
         // The channels of a tap as one vector of 4 doubles (GCC vector extension, lowered to what the target
         // has): per lane the same operations in the same order as the scalar loop below. With 3 channels the
         // fourth lane reads the next input value and is discarded, so a pixel whose last tap is the image's last
