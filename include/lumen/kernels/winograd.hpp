@@ -191,12 +191,17 @@ inline void output_tile(index_t F, const T* m, const T* bias, std::array<T*, 4> 
             }
             y[i * 2][f] = v0;
             y[i * 2 + 1][f] = v1;
-            if constexpr (Keep) {
-                k[i * 2][f] = v0 > T(0) ? 1 : 0;
-                k[i * 2 + 1][f] = v1 > T(0) ? 1 : 0;
-            }
         }
     }
+    // The mask in a second pass over the block, still in L1: inside the loop above, the byte stores kept GCC
+    // from vectorising it (forward 2.2x slower).
+    if constexpr (Keep)
+        for (int q = 0; q < 4; ++q) {
+            const T* v = y[q];
+            std::uint8_t* p = k[q];
+#pragma omp simd
+            for (index_t f = 0; f < F; ++f) p[f] = v[f] > T(0) ? 1 : 0;
+        }
 }
 // One tile of transform_output_gradient.
 template <bool Masked, class T>
