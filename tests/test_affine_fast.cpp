@@ -19,7 +19,8 @@ using kernels::FillMode;
 
 namespace {
 
-// out (H, W, C): every pixel through sample_taps, its taps summed in order in double.
+// out (H, W, C): every pixel through sample_taps, its taps summed in order in double with add_tap (the rounding
+// affine_warp uses: one fused multiply-add per tap where the target has FMA).
 template <class T>
 std::vector<T> plain_warp(const std::vector<T>& in, index_t H, index_t W, index_t C, const Affine2D& m, FillMode mode,
                           T cval, Boundary b, bool nearest) {
@@ -35,7 +36,8 @@ std::vector<T> plain_warp(const std::vector<T>& in, index_t H, index_t W, index_
                 }
                 double v = 0;
                 for (int k = 0; k < t.count; ++k)
-                    v += t.weight[std::size_t(k)] * double(in[std::size_t(t.pixel[std::size_t(k)] * C + c)]);
+                    v = kernels::add_tap(v, t.weight[std::size_t(k)],
+                                         double(in[std::size_t(t.pixel[std::size_t(k)] * C + c)]));
                 o = static_cast<T>(v);
             }
         }

@@ -130,6 +130,30 @@ inline double snap_coordinate(double c) {
     return std::abs(c - r) < eps ? r : c;
 }
 
+// One source coordinate of an output pixel, (a_x * x + a_y_times_y) + a_c, computed alike by sample_taps and by
+// affine_warp (which takes a_y * y once per row). Where the target has a fused multiply-add, GCC contracts
+// `a*b + c` into one by its own choice, and it chose differently in the two callers (seen with -march=native on
+// an Intel Xeon, not on AMD Zen 4, whose tuning avoids FMA chains): the points, and so the doubles, then differed
+// in the last bits. The FMA is therefore written out where the target has one; the product a_y * y reaches it
+// as an addend, which is never contracted.
+inline double source_coordinate(double a_x, double x, double a_y_times_y, double a_c) {
+#if defined(__FP_FAST_FMA)
+    return std::fma(a_x, x, a_y_times_y) + a_c;
+#else
+    return a_x * x + a_y_times_y + a_c;
+#endif
+}
+
+// v + w * p, one tap of a bilinear blend, rounded alike wherever it is written (the per-pixel reference in the
+// tests, affine_warp's scalar and vector loops): a fused multiply-add where the target has one, else two roundings.
+inline double add_tap(double v, double w, double p) {
+#if defined(__FP_FAST_FMA)
+    return std::fma(w, p, v);
+#else
+    return v + w * p;
+#endif
+}
+
 // The four taps of bilinear interpolation at a source point (xs, ys) inside the image.
 inline SampleTaps bilinear_taps(double xs, double ys, index_t H, index_t W) {
     const index_t x0 = index_t(std::floor(xs)), y0 = index_t(std::floor(ys));
@@ -145,8 +169,8 @@ inline SampleTaps bilinear_taps(double xs, double ys, index_t H, index_t W) {
 inline SampleTaps sample_taps(const Affine2D& m, index_t x, index_t y, index_t H, index_t W, FillMode mode,
                               Boundary boundary, bool nearest_interpolation) {
     const auto& a = m.a;
-    double xs = snap_coordinate(a[0] * double(x) + a[1] * double(y) + a[2]);
-    double ys = snap_coordinate(a[3] * double(x) + a[4] * double(y) + a[5]);
+    double xs = snap_coordinate(source_coordinate(a[0], double(x), a[1] * double(y), a[2]));
+    double ys = snap_coordinate(source_coordinate(a[3], double(x), a[4] * double(y), a[5]));
     SampleTaps t;
     if (mode == FillMode::constant) {
         if (xs < 0 || ys < 0 || xs > double(W - 1) || ys > double(H - 1)) return t;
@@ -180,8 +204,8 @@ inline bool warp_block_points(const Affine2D& m, index_t x0, index_t n, index_t 
                               FillMode mode, Boundary boundary, double* xs, double* ys, unsigned char* fill) {
     const double a0 = m.a[0], a2 = m.a[2], a3 = m.a[3], a5 = m.a[5];
     const double a1y = m.a[1] * double(y), a4y = m.a[4] * double(y);
-    for (index_t i = 0; i < n; ++i) xs[i] = snap_coordinate(a0 * double(x0 + i) + a1y + a2);
-    for (index_t i = 0; i < n; ++i) ys[i] = snap_coordinate(a3 * double(x0 + i) + a4y + a5);
+    for (index_t i = 0; i < n; ++i) xs[i] = snap_coordinate(source_coordinate(a0, double(x0 + i), a1y, a2));
+    for (index_t i = 0; i < n; ++i) ys[i] = snap_coordinate(source_coordinate(a3, double(x0 + i), a4y, a5));
     const double xmax = double(W - 1), ymax = double(H - 1);
     index_t outside = 0;  // a branch-free count first (vectorises): most blocks lie wholly inside the image
     for (index_t i = 0; i < n; ++i)  // & rather than &&: no branch
@@ -246,10 +270,10 @@ void warp_block_bilinear(const T* in, index_t H, index_t W, index_t C, const dou
             const d4 t10 = {double(q[0]), double(q[1]), double(q[2]), double(q[3])};
             const d4 t11 = {double(q[sx]), double(q[sx + 1]), double(q[sx + 2]), double(q[sx + 3])};
             d4 v = {0, 0, 0, 0};
-            v += w00[i] * t00;
-            v += w01[i] * t01;
-            v += w10[i] * t10;
-            v += w11[i] * t11;
+            for (int l = 0; l < 4; ++l) v[l] = add_tap(v[l], w00[i], t00[l]);  // lane by lane: add_tap's rounding
+            for (int l = 0; l < 4; ++l) v[l] = add_tap(v[l], w01[i], t01[l]);
+            for (int l = 0; l < 4; ++l) v[l] = add_tap(v[l], w10[i], t10[l]);
+            for (int l = 0; l < 4; ++l) v[l] = add_tap(v[l], w11[i], t11[l]);
             T* o = out + i * nc;
             if constexpr (std::is_same_v<T, float>) {
                 const f4 r = __builtin_convertvector(v, f4);
@@ -267,10 +291,10 @@ void warp_block_bilinear(const T* in, index_t H, index_t W, index_t C, const dou
         T* o = out + i * nc;
         for (index_t c = 0; c < nc; ++c) {
             double v = 0;
-            v += w00[i] * double(p[c]);
-            v += w01[i] * double(p[sx + c]);
-            v += w10[i] * double(q[c]);
-            v += w11[i] * double(q[sx + c]);
+            v = add_tap(v, w00[i], double(p[c]));
+            v = add_tap(v, w01[i], double(p[sx + c]));
+            v = add_tap(v, w10[i], double(q[c]));
+            v = add_tap(v, w11[i], double(q[sx + c]));
             o[c] = static_cast<T>(v);
         }
     }
