@@ -316,7 +316,8 @@ TEST_CASE("Pooling kernels match plain loops, ties included, with 1 and 2 thread
     };
     const P cases[] = {{2, 7, 7, 3, 2, 2, false}, {2, 6, 8, 3, 2, 2, false}, {2, 7, 7, 2, 2, 2, true}, {3, 9, 8, 5, 3, 1, true},
                        {2, 11, 10, 4, 3, 2, true},  {1, 6, 9, 1, {3, 2}, {1, 2}, false},
-                       {8, 45, 45, 32, 2, 2, false}};  // big enough for two threads
+                       {8, 45, 45, 32, 2, 2, false},  // big enough for two threads
+                       {2, 9, 7, 16, 2, 2, false}, {3, 8, 11, 37, 2, 2, false}};  // 16-channel runs and a remainder
     const int saved = num_threads();
     for (const P& p : cases)
         for (int threads : {1, 2}) {
