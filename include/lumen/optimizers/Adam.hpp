@@ -66,9 +66,14 @@ protected:
         const T one_minus_b1 = static_cast<T>(1 - beta_1_);
         const T one_minus_b2 = static_cast<T>(1 - beta_2_);
         const T eps = static_cast<T>(epsilon_);
-        // One fused pass over (g, m, v, w): each element is read and written once, instead of one Eigen sweep
-        // per formula line (cats_dogs' 66M-weight kernel is memory-bound here). Split across threads for large
-        // weights; elements are independent, so the result does not depend on the thread count.
+        // One block of kBlock elements at a time over (g, m, v, w): the block stays in L1 between the three lines
+        // of the formula, so each array is read from memory and written once (cats_dogs' 66M-weight kernel is
+        // memory-bound here). The lines are Eigen array expressions because Eigen's packet sqrt vectorises, while
+        // GCC keeps std::sqrt in a loop scalar (its errno branch for negative inputs): the hand-written loop ran
+        // one element at a time, 30 ms of a 290 ms flowers step at 1 thread. Blocks are split across threads for
+        // large weights; elements are independent, so the result does not depend on the thread count.
+        using Array = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+        using ConstArray = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
         const index_t n = w.size();
         T* m = slots[0].data();
         T* v = slots[1].data();
@@ -78,25 +83,17 @@ protected:
         const int threads = n >= kParallelFrom ? num_threads() : 1;
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (index_t b = 0; b < n; b += kBlock) {
-            const index_t e = std::min(n, b + kBlock);
+            const index_t len = std::min(kBlock, n - b);
+            const ConstArray gb(gp + b, len);
+            Array mb(m + b, len), vb(v + b, len), wb(wp + b, len);
+            mb += (gb - mb) * one_minus_b1;
+            vb += (gb.square() - vb) * one_minus_b2;
             if (vh) {
-                for (index_t i = b; i < e; ++i) {
-                    const T gi = gp[i];
-                    m[i] += (gi - m[i]) * one_minus_b1;
-                    v[i] += (gi * gi - v[i]) * one_minus_b2;
-                    vh[i] = std::max(vh[i], v[i]);
-                    wp[i] -= alpha * m[i] / (std::sqrt(vh[i]) + eps);
-                }
+                Array vhb(vh + b, len);
+                vhb = vhb.max(vb);
+                wb -= alpha * mb / (vhb.sqrt() + eps);
             } else {
-#pragma omp simd
-                for (index_t i = b; i < e; ++i) {
-                    const T gi = gp[i];
-                    const T mi = m[i] + (gi - m[i]) * one_minus_b1;
-                    const T vi = v[i] + (gi * gi - v[i]) * one_minus_b2;
-                    m[i] = mi;
-                    v[i] = vi;
-                    wp[i] -= alpha * mi / (std::sqrt(vi) + eps);
-                }
+                wb -= alpha * mb / (vb.sqrt() + eps);
             }
         }
     }
@@ -108,7 +105,7 @@ protected:
     }
 
 private:
-    static constexpr index_t kBlock = 4096;             // elements per scheduled block
+    static constexpr index_t kBlock = 2048;             // elements per block: 4 arrays of 8 KiB stay in L1
     static constexpr index_t kParallelFrom = 1 << 16;   // below this, one thread is faster
 
     std::string who_;
