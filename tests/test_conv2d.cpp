@@ -341,3 +341,139 @@ TEST_CASE("Conv2D refuses the Winograd path where it does not apply, naming the 
     CHECK_THROWS_WITH(forced(3, 1, "tanh"), Catch::Contains("activation"));
     CHECK_NOTHROW(forced(3, 1, "linear"));
 }
+
+// ---- Implicit GEMM (kernels/implicit_conv.hpp): windows read straight from the image, no im2col ----
+
+namespace {
+
+struct ImplicitCase {
+    index_t n, h, w, c, filters;
+    Size2 kernel, strides;
+    const char* padding;
+    const char* activation;
+};
+// RGB and grey first layers (the flowers, cats_dogs and fashion_mnist shapes, smaller), 'same' (a padded copy)
+// and 'valid' (read in place, also with columns left over by a stride), strides 1 and 2, non-square windows,
+// filter counts off the 16-lane vectors and beyond one 64-column panel, a row shorter than one register tile.
+const ImplicitCase kImplicitCases[] = {
+    {2, 18, 17, 3, 16, 3, 1, "same", "relu"},   {2, 15, 14, 3, 32, 3, 1, "valid", "relu"},
+    {3, 28, 28, 1, 32, 3, 1, "valid", "relu"},  {2, 13, 11, 3, 16, 3, 2, "same", "linear"},
+    {2, 12, 13, 3, 20, 3, 2, "valid", "relu"},  {1, 9, 11, 5, 70, {5, 3}, {1, 2}, "same", "relu"},
+    {2, 6, 5, 2, 17, {2, 3}, 1, "valid", "linear"}, {1, 4, 40, 3, 16, 3, 1, "same", "relu"},
+};
+
+template <class T>
+Conv2D<T> make_implicit(const ImplicitCase& k, layers::ConvAlgorithm a) {
+    Conv2D<T> conv(k.filters, k.kernel,
+                   {.strides = k.strides, .padding = k.padding, .activation = k.activation,
+                    .bias_initializer = "glorot_uniform"});
+    conv.set_algorithm(a);
+    conv.build(Shape{k.h, k.w, k.c}, 23);
+    return conv;
+}
+
+}  // namespace
+
+// The path's indexing (windows, padding, segments, backward) in double, where its products are plain loops.
+TEST_CASE("Conv2D on the implicit-GEMM path matches central differences and adds into the weight gradients",
+          "[conv2d][gradcheck][implicit]") {
+    const int saved = num_threads();
+    int index = 0, checked = 0;
+    for (const ImplicitCase& k : kImplicitCases) {
+        if (k.filters > 32 || k.h * k.w > 300) {  // keep the double checks small
+            ++index;
+            continue;
+        }
+        ++checked;
+        for (int threads : {1, 2}) {
+            set_num_threads(threads);
+            Conv2D<double> conv = make_implicit<double>(k, layers::ConvAlgorithm::implicit_gemm);
+            Generator g(400 + index);
+            const Tensor<double> x = test::random_tensor(Shape{k.n, k.h, k.w, k.c}, g);
+            INFO("case " << index << " " << k.padding << " " << k.activation << " threads " << threads);
+            test::check_layer_gradients(conv, x, {.seed = std::uint64_t(index + 1)});
+            test::check_backward_accumulates(conv, x);
+        }
+        ++index;
+    }
+    CHECK(checked >= 5);
+    set_num_threads(saved);
+}
+
+// The fast path against im2col (itself checked against central differences in double and a plain loop above).
+// With the packed kernel both sum a window in the same order, so they differ only where im2col's product goes
+// through Eigen; without it the implicit path's products are plain loops.
+TEST_CASE("Conv2D's implicit-GEMM and im2col paths give the same outputs and gradients", "[conv2d][implicit]") {
+    if (!kernels::implicit_conv::fast)
+        WARN("this build has no packed AVX-512 kernel: the implicit GEMM's products are plain loops here; "
+             "test_gemm_native checks the fast ones on an AVX-512 machine");
+    const int saved = num_threads();
+    int index = 0;
+    for (const ImplicitCase& k : kImplicitCases) {
+        for (int threads : {1, 2})
+            for (bool want_dx : {true, false}) {
+                set_num_threads(threads);
+                Conv2D<float> plain = make_implicit<float>(k, layers::ConvAlgorithm::im2col);
+                Conv2D<float> fast = make_implicit<float>(k, layers::ConvAlgorithm::implicit_gemm);
+                Generator g(500 + index);
+                Tensor<float> x(Shape{k.n, k.h, k.w, k.c});
+                for (float& v : x) v = static_cast<float>(g.uniform(-1, 1));
+                const Tensor<float> y1 = plain.forward(x, true), y2 = fast.forward(x, true);
+                Tensor<float> dy(y1.shape());
+                for (float& v : dy) v = static_cast<float>(g.uniform(-1, 1));
+                plain.set_input_gradient_needed(want_dx);
+                fast.set_input_gradient_needed(want_dx);
+                plain.zero_grad();
+                fast.zero_grad();
+                const Tensor<float> dx1 = plain.backward(dy), dx2 = fast.backward(dy);
+                INFO("case " << index << ": " << k.h << "x" << k.w << "x" << k.c << " -> " << k.filters << " "
+                             << k.padding << " threads " << threads << " dx " << want_dx);
+                auto compare = [&](const Tensor<float>& a, const Tensor<float>& b, const char* what) {
+                    INFO(what);
+                    REQUIRE(a.shape() == b.shape());
+                    double scale = 0, err = 0;
+                    for (index_t i = 0; i < a.size(); ++i) {
+                        scale = std::max(scale, std::abs(double(a[i])));
+                        err = std::max(err, std::abs(double(a[i]) - double(b[i])));
+                    }
+                    CHECK(scale > 0);
+                    CHECK(err <= 1e-5 * scale);
+                };
+                compare(y1, y2, "y");
+                compare(plain.kernel().grad, fast.kernel().grad, "dW");
+                compare(plain.bias().grad, fast.bias().grad, "db");
+                if (want_dx) compare(dx1, dx2, "dx");
+                else CHECK(dx2.empty());
+                // backward adds into the gradients: a second pass on grads pre-filled with 0.5 gives 0.5 + dW
+                const Tensor<float> dw = fast.kernel().grad;
+                fast.kernel().grad.fill(0.5f);
+                fast.forward(x, true);
+                fast.backward(dy);
+                double worst = 0;
+                for (index_t i = 0; i < dw.size(); ++i)
+                    worst = std::max(worst, std::abs(double(fast.kernel().grad[i]) - (0.5 + double(dw[i]))));
+                CHECK(worst < 1e-5);
+            }
+        ++index;
+    }
+    set_num_threads(saved);
+}
+
+TEST_CASE("Conv2D takes the implicit GEMM by itself only for few channels, and refuses it where it cannot apply",
+          "[conv2d][implicit][errors]") {
+    auto run = [](Size2 dilation, const char* activation) {
+        Conv2D<float> conv(16, 3, {.dilation_rate = dilation, .activation = activation, .name = "conv_i"});
+        conv.set_algorithm(layers::ConvAlgorithm::implicit_gemm);
+        conv.build(Shape{12, 12, 3}, 1);
+        conv.forward(Tensor<float>(Shape{1, 12, 12, 3}), false);
+    };
+    CHECK_NOTHROW(run(1, "relu"));
+    CHECK_NOTHROW(run(1, "linear"));
+    CHECK_THROWS_WITH(run(2, "relu"), Catch::Contains("conv_i") && Catch::Contains("dilation_rate"));
+    CHECK_THROWS_WITH(run(1, "tanh"), Catch::Contains("conv_i") && Catch::Contains("activation"));
+    const kernels::ConvGeometry rgb = kernels::conv_geometry(1, 12, 12, 3, 3, 1, 1, kernels::Padding::same, "t");
+    const kernels::ConvGeometry deep = kernels::conv_geometry(1, 12, 12, 16, 3, 1, 1, kernels::Padding::same, "t");
+    CHECK(kernels::implicit_conv::wins(rgb, 16) == kernels::implicit_conv::fast);
+    CHECK_FALSE(kernels::implicit_conv::wins(rgb, 8));
+    CHECK_FALSE(kernels::implicit_conv::wins(deep, 16));
+}

@@ -53,9 +53,13 @@ struct Epilogue {
     }
 };
 
+// The inner dimension may come in `segments` pieces of P steps each: piece s reads A at a + s * ss (rows still
+// rs apart) and the next P rows of B, as if they were one product of depth segments * P. Conv2D's implicit GEMM
+// uses it for the rows of the kernel window (kernels/implicit_conv.hpp); every other product has one segment.
 template <int MR, int NV>
 inline void micro_tile(index_t P, const float* a, index_t rs, index_t cs, const float* b, index_t ldb, float* c,
-                       index_t ldc, __mmask16 last, bool accumulate, const Epilogue& e) {
+                       index_t ldc, __mmask16 last, bool accumulate, const Epilogue& e, index_t segments = 1,
+                       index_t ss = 0) {
     __m512 acc[MR][NV];
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i)
@@ -64,19 +68,22 @@ inline void micro_tile(index_t P, const float* a, index_t rs, index_t cs, const 
             const __mmask16 m = v == NV - 1 ? last : __mmask16(0xFFFF);
             acc[i][v] = accumulate ? _mm512_maskz_loadu_ps(m, c + i * ldc + 16 * v) : _mm512_setzero_ps();
         }
-    for (index_t p = 0; p < P; ++p) {
-        __m512 bv[NV];
+    for (index_t s = 0; s < segments; ++s) {
+        const float* as = a + s * ss;
+        for (index_t p = 0; p < P; ++p) {
+            __m512 bv[NV];
 #pragma GCC unroll 4
-        for (int v = 0; v < NV; ++v)
-            bv[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(last, b + 16 * v) : _mm512_loadu_ps(b + 16 * v);
+            for (int v = 0; v < NV; ++v)
+                bv[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(last, b + 16 * v) : _mm512_loadu_ps(b + 16 * v);
 #pragma GCC unroll 16
-        for (int i = 0; i < MR; ++i) {
-            const __m512 ai = _mm512_set1_ps(a[i * rs]);
+            for (int i = 0; i < MR; ++i) {
+                const __m512 ai = _mm512_set1_ps(as[i * rs]);
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+                for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+            }
+            as += cs;
+            b += ldb;
         }
-        a += cs;
-        b += ldb;
     }
     if (e.bias) {
 #pragma GCC unroll 4
@@ -107,7 +114,7 @@ inline void micro_tile(index_t P, const float* a, index_t rs, index_t cs, const 
 
 template <int NV>
 using MicroTile = void (*)(index_t, const float*, index_t, index_t, const float*, index_t, float*, index_t, __mmask16,
-                           bool, const Epilogue&);
+                           bool, const Epilogue&, index_t, index_t);
 
 // The micro-tiles for 1 .. kTileRows<NV> rows, so the last rows of C use the same code with fewer rows.
 template <int NV, std::size_t... R>
@@ -118,37 +125,34 @@ constexpr std::array<MicroTile<NV>, sizeof...(R)> micro_tiles(std::index_sequenc
 // C(M, nc) (+)= A(M, P) * B(P, nc) for one column panel, 16 * (NV - 1) < nc <= 16 * NV.
 template <int NV>
 inline void column_panel(index_t M, index_t nc, index_t P, const float* a, index_t rs, index_t cs, const float* b,
-                         index_t ldb, float* c, index_t ldc, bool accumulate, const Epilogue& e = {}) {
+                         index_t ldb, float* c, index_t ldc, bool accumulate, const Epilogue& e, index_t segments,
+                         index_t ss) {
     constexpr int MR = kTileRows<NV>;
     static constexpr auto tiles = micro_tiles<NV>(std::make_index_sequence<MR>());
     const index_t rest = nc - 16 * (NV - 1);
     const auto last = static_cast<__mmask16>(rest >= 16 ? 0xFFFF : (1u << rest) - 1);
     index_t i = 0;
     for (; i + MR <= M; i += MR)
-        micro_tile<MR, NV>(P, a + i * rs, rs, cs, b, ldb, c + i * ldc, ldc, last, accumulate, e.shifted(i, 0));
+        micro_tile<MR, NV>(P, a + i * rs, rs, cs, b, ldb, c + i * ldc, ldc, last, accumulate, e.shifted(i, 0),
+                           segments, ss);
     if (i < M)
         tiles[static_cast<std::size_t>(M - i - 1)](P, a + i * rs, rs, cs, b, ldb, c + i * ldc, ldc, last, accumulate,
-                                                   e.shifted(i, 0));
+                                                   e.shifted(i, 0), segments, ss);
 }
 
-// C(M, N) (+)= A(M, P) * B(P, N); A(i, p) = a[i * rs + p * cs]; B(p, j) = b[p * ldb + j].
+// C(M, N) (+)= A(M, P) * B(P, N); A(i, p) = a[i * rs + p * cs]; B(p, j) = b[p * ldb + j]. With segments > 1 the
+// inner dimension is segments * P, piece s of A starting at a + s * ss (see micro_tile).
 inline void gemm_strided(index_t M, index_t N, index_t P, const float* a, index_t rs, index_t cs, const float* b,
-                         index_t ldb, float* c, index_t ldc, bool accumulate, const Epilogue& e = {}) {
+                         index_t ldb, float* c, index_t ldc, bool accumulate, const Epilogue& e = {},
+                         index_t segments = 1, index_t ss = 0) {
     for (index_t j = 0; j < N; j += 64) {
         const index_t nc = std::min<index_t>(64, N - j);
+        const Epilogue ej = e.shifted(0, j);
         switch ((nc + 15) / 16) {
-            case 1:
-                column_panel<1>(M, nc, P, a, rs, cs, b + j, ldb, c + j, ldc, accumulate, e.shifted(0, j));
-                break;
-            case 2:
-                column_panel<2>(M, nc, P, a, rs, cs, b + j, ldb, c + j, ldc, accumulate, e.shifted(0, j));
-                break;
-            case 3:
-                column_panel<3>(M, nc, P, a, rs, cs, b + j, ldb, c + j, ldc, accumulate, e.shifted(0, j));
-                break;
-            default:
-                column_panel<4>(M, nc, P, a, rs, cs, b + j, ldb, c + j, ldc, accumulate, e.shifted(0, j));
-                break;
+            case 1: column_panel<1>(M, nc, P, a, rs, cs, b + j, ldb, c + j, ldc, accumulate, ej, segments, ss); break;
+            case 2: column_panel<2>(M, nc, P, a, rs, cs, b + j, ldb, c + j, ldc, accumulate, ej, segments, ss); break;
+            case 3: column_panel<3>(M, nc, P, a, rs, cs, b + j, ldb, c + j, ldc, accumulate, ej, segments, ss); break;
+            default: column_panel<4>(M, nc, P, a, rs, cs, b + j, ldb, c + j, ldc, accumulate, ej, segments, ss); break;
         }
     }
 }

@@ -15,9 +15,12 @@
 // 3x3 kernel, 150 MB for the flowers model's second convolution): the gather is cheap next to the two
 // products and the working set stays in cache.
 // A 1x1, stride-1 convolution skips im2col: its input already is the column matrix.
-// A 3x3 stride-1 convolution with 16 or more input channels and filters (ReLU or no activation) takes
-// Winograd F(2x2, 3x3) instead (kernels/winograd.hpp): the same sums with 2.25x fewer multiplications.
-// set_algorithm() forces either path (tests compare them).
+// Two other paths compute the same sums where they are faster (ReLU or no activation, float for the second):
+// * a 3x3 stride-1 convolution with 16 or more input channels and filters takes Winograd F(2x2, 3x3)
+//   (kernels/winograd.hpp): 2.25x fewer multiplications;
+// * a float layer with fewer than 16 input channels (a first layer on RGB or grey images) skips im2col where the
+//   packed AVX-512 kernel exists: it reads each window straight from the image (kernels/implicit_conv.hpp).
+// set_algorithm() forces a path (tests compare them).
 // Threads: forward splits tiles, backward splits images (col2im of one image never races with another);
 // each thread owns a slice of the workspace and private dW/db partials, summed in a fixed order, so results
 // depend on the thread count but not on scheduling.
@@ -29,6 +32,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "lumen/core/error.hpp"
@@ -38,6 +42,7 @@
 #include "lumen/kernels/conv_geometry.hpp"
 #include "lumen/kernels/gemm.hpp"
 #include "lumen/kernels/im2col.hpp"
+#include "lumen/kernels/implicit_conv.hpp"
 #include "lumen/kernels/winograd.hpp"
 #include "lumen/layers/initializers.hpp"
 #include "lumen/layers/layer.hpp"
@@ -47,7 +52,7 @@ namespace lumen::layers {
 using kernels::Size2;
 
 // How Conv2D computes its products: chosen per shape (automatic), or forced, e.g. to compare the two.
-enum class ConvAlgorithm { automatic, im2col, winograd };
+enum class ConvAlgorithm { automatic, im2col, winograd, implicit_gemm };
 
 // Keras' keyword arguments of Conv2D (besides filters and kernel_size), with Keras' defaults.
 struct Conv2DOptions {
@@ -109,10 +114,23 @@ public:
             y_.resize_uninitialized(y.shape());
             keep = y_.data();
         }
-        keep_input(x);
         const T* b = options_.use_bias ? bias_.value.data() : nullptr;
         const int threads = num_threads();
-        if (use_winograd(g)) {
+        path_ = choose_path(g);  // backward follows the same path
+        if (path_ == ConvAlgorithm::implicit_gemm) {
+            const kernels::implicit_conv::Padded p = kernels::implicit_conv::padded(g);
+            if (p.copy) {  // x_ = the zero-bordered image the windows are read from (backward reads it too)
+                x_.resize_uninitialized(Shape{g.n, p.h, p.w, g.c});
+                kernels::implicit_conv::pad_input(g, p, x.data(), x_.data(), threads);
+            } else {
+                keep_input(x);
+            }
+            kernels::implicit_conv::forward(g, p, F, x_.data(), kernel_.value.data(), b, relu, y.data(), positive,
+                                            threads);
+            return y;
+        }
+        keep_input(x);
+        if (path_ == ConvAlgorithm::winograd) {
             kernels::winograd::forward(g, F, x.data(), kernel_.value.data(), b, relu, y.data(), positive,
                                        workspace(kernels::winograd::forward_workspace(g, F, threads)), threads);
             return y;
@@ -153,10 +171,18 @@ public:
         // (col2im adds); a 1x1 convolution writes its dx rows outright. When nobody reads dx (the model's first
         // layer: input_gradient_needed() is false) only dW and db are computed and dx stays empty.
         const bool want_dx = this->input_gradient_needed();
-        Tensor<T> dx = want_dx ? Tensor<T>(x_.shape(), uninitialized) : Tensor<T>();
+        Tensor<T> dx = want_dx ? Tensor<T>(Shape{g.n, g.h, g.w, g.c}, uninitialized) : Tensor<T>();
         const int threads = num_threads();
-        if (use_winograd(g)) {
-            const bool relu = activation_ == kernels::ActivationFn::relu;
+        const bool relu = activation_ == kernels::ActivationFn::relu;
+        if (path_ == ConvAlgorithm::implicit_gemm) {
+            T* ws = workspace(kernels::implicit_conv::backward_workspace(g, F, want_dx, threads));
+            kernels::implicit_conv::backward(g, kernels::implicit_conv::padded(g), F, x_.data(), kernel_.value.data(),
+                                             relu ? positive_.data() : nullptr, dy.data(), want_dx ? dx.data() : nullptr,
+                                             kernel_.grad.data(), options_.use_bias ? bias_.grad.data() : nullptr, ws,
+                                             threads);
+            return dx;
+        }
+        if (path_ == ConvAlgorithm::winograd) {
             const std::uint8_t* mask = relu ? positive_.data() : nullptr;
             kernels::winograd::backward(g, F, x_.data(), kernel_.value.data(), mask, dy.data(),
                                         want_dx ? dx.data() : nullptr, kernel_.grad.data(),
@@ -166,7 +192,6 @@ public:
         }
         const index_t image_size = g.h * g.w * g.c;
         const bool pointwise = g.is_pointwise(), linear = activation_ == kernels::ActivationFn::linear;
-        const bool relu = activation_ == kernels::ActivationFn::relu;
         const index_t tile = std::min(tile_rows(K), pixels);
         const index_t slot = 2 * tile * K + tile * F + K * F + F;  // cols, dcols, dZ tile, dW and db partials
         T* ws = workspace(threads * slot);
@@ -240,8 +265,10 @@ public:
     [[nodiscard]] const Conv2DOptions& options() const { return options_; }
     [[nodiscard]] kernels::ActivationFn activation() const { return activation_; }
 
-    // Forces the im2col or the Winograd path (automatic: Winograd where kernels::winograd::wins). Winograd
-    // needs a 3x3 window, stride 1, no dilation and ReLU or no activation; forward() says so otherwise.
+    // Forces the im2col, Winograd or implicit-GEMM path (automatic: Winograd where kernels::winograd::wins, the
+    // implicit GEMM for float where kernels::implicit_conv::wins, else im2col). Both need ReLU or no activation;
+    // Winograd a 3x3 window, stride 1 and no dilation; the implicit GEMM no dilation (without AVX-512 its products
+    // are plain loops: right but slow). forward() says so when the layer cannot take the forced path.
     void set_algorithm(ConvAlgorithm a) { algorithm_ = a; }
     [[nodiscard]] ConvAlgorithm algorithm() const { return algorithm_; }
 
@@ -301,14 +328,29 @@ private:
     }
     kernels::ConvGeometry geometry(index_t batch) const { return geometry(batch, this->input_shape()); }
 
-    bool use_winograd(const kernels::ConvGeometry& g) const {
-        const bool fusable = activation_ == kernels::ActivationFn::relu || activation_ == kernels::ActivationFn::linear;
-        if (algorithm_ == ConvAlgorithm::im2col) return false;
-        if (algorithm_ == ConvAlgorithm::automatic) return fusable && kernels::winograd::wins(g, filters_);
-        require(kernels::winograd::supports(g) && fusable, this->where(),
-                ": the Winograd algorithm needs a 3x3 kernel, strides 1, dilation_rate 1 and activation \"relu\" or "
-                "\"linear\"; use ConvAlgorithm::im2col or automatic for this layer");
-        return true;
+    bool fusable() const {  // bias and activation happen in the product's store: ReLU or none
+        return activation_ == kernels::ActivationFn::relu || activation_ == kernels::ActivationFn::linear;
+    }
+    // The path forward() takes for this shape: the forced one (after checking it applies) or the automatic choice.
+    ConvAlgorithm choose_path(const kernels::ConvGeometry& g) const {
+        switch (algorithm_) {
+            case ConvAlgorithm::im2col: return ConvAlgorithm::im2col;
+            case ConvAlgorithm::winograd:
+                require(kernels::winograd::supports(g) && fusable(), this->where(),
+                        ": the Winograd algorithm needs a 3x3 kernel, strides 1, dilation_rate 1 and activation "
+                        "\"relu\" or \"linear\"; use ConvAlgorithm::im2col or automatic for this layer");
+                return ConvAlgorithm::winograd;
+            case ConvAlgorithm::implicit_gemm:
+                require(kernels::implicit_conv::supports(g) && fusable(), this->where(),
+                        ": the implicit GEMM algorithm needs dilation_rate 1 and activation \"relu\" or \"linear\"; "
+                        "use ConvAlgorithm::im2col or automatic for this layer");
+                return ConvAlgorithm::implicit_gemm;
+            case ConvAlgorithm::automatic: break;
+        }
+        if (!fusable()) return ConvAlgorithm::im2col;
+        if (kernels::winograd::wins(g, filters_)) return ConvAlgorithm::winograd;
+        if (std::is_same_v<T, float> && kernels::implicit_conv::wins(g, filters_)) return ConvAlgorithm::implicit_gemm;
+        return ConvAlgorithm::im2col;
     }
 
     // x_ = x for backward, copied by all threads: one thread copying the flowers model's convolution inputs
@@ -389,10 +431,11 @@ private:
     kernels::ActivationFn activation_ = kernels::ActivationFn::linear;
     Weight<T> kernel_;
     Weight<T> bias_;
-    Tensor<T> x_;  // the last forward's input
+    Tensor<T> x_;  // the last forward's input (for the implicit GEMM with padding: its zero-bordered copy)
     Tensor<T> y_;  // its activation output, or for gelu/swish the pre-activation (see finish_tile)
     std::vector<std::uint8_t, AlignedAllocator<std::uint8_t>> positive_;  // for ReLU instead: 1 where y > 0
     ConvAlgorithm algorithm_ = ConvAlgorithm::automatic;
+    ConvAlgorithm path_ = ConvAlgorithm::im2col;  // the path the last forward took (what x_ holds)
     std::vector<T, AlignedAllocator<T>> workspace_;
 };
 
