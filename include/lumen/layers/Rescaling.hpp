@@ -5,6 +5,7 @@
 // No weights. Backward: dx = scale * dy.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <sstream>
@@ -12,6 +13,7 @@
 
 #include "lumen/core/error.hpp"
 #include "lumen/core/tensor.hpp"
+#include "lumen/core/threads.hpp"
 #include "lumen/layers/layer.hpp"
 
 namespace lumen::layers {
@@ -38,8 +40,8 @@ public:
     Tensor<T> forward(const Tensor<T>& x, bool /*training*/) override {
         this->check_input(x);
         batch_ = x.dim(0);
-        Tensor<T> y(x.shape());
-        y.array() = x.array() * static_cast<T>(scale_) + static_cast<T>(offset_);
+        Tensor<T> y(x.shape(), uninitialized);
+        scale_into(x.data(), y.data(), x.size(), static_cast<T>(scale_), static_cast<T>(offset_));
         return y;
     }
 
@@ -47,8 +49,8 @@ public:
     Tensor<T> backward(const Tensor<T>& dy) override {
         require(batch_ >= 0, this->where(), ": backward() called before forward()");
         this->check_grad(dy, batch_);
-        Tensor<T> dx(dy.shape());
-        dx.array() = dy.array() * static_cast<T>(scale_);
+        Tensor<T> dx(dy.shape(), uninitialized);
+        scale_into(dy.data(), dx.data(), dy.size(), static_cast<T>(scale_), T(0));
         return dx;
     }
 
@@ -74,6 +76,19 @@ protected:
     }
 
 private:
+    // to = from * scale + offset, in blocks split across threads (a memory sweep: the flowers batch is 12 MB,
+    // 1.3 ms on one thread).
+    static void scale_into(const T* from, T* to, index_t n, T scale, T offset) {
+        constexpr index_t block = index_t{1} << 15;
+        const index_t blocks = (n + block - 1) / block;
+#pragma omp parallel for num_threads(blocks > 1 ? num_threads() : 1) schedule(static)
+        for (index_t b = 0; b < blocks; ++b) {
+            const index_t end = std::min(n, (b + 1) * block);
+#pragma omp simd
+            for (index_t i = b * block; i < end; ++i) to[i] = from[i] * scale + offset;
+        }
+    }
+
     static std::string number(double v) {
         std::ostringstream s;
         s.precision(17);
