@@ -4,6 +4,7 @@
 
 #include "lumen/core/threads.hpp"
 #include "lumen/layers/Conv2D.hpp"
+#include "lumen/layers/MaxPooling2D.hpp"
 #include "support/gradcheck.hpp"
 
 using namespace lumen;
@@ -476,4 +477,96 @@ TEST_CASE("Conv2D takes the implicit GEMM by itself only for few channels, and r
     CHECK(kernels::implicit_conv::wins(rgb, 16) == kernels::implicit_conv::fast);
     CHECK_FALSE(kernels::implicit_conv::wins(rgb, 8));
     CHECK_FALSE(kernels::implicit_conv::wins(deep, 16));
+}
+
+// ---- Conv2D + MaxPooling2D(2x2) fused (Conv2D::forward_max_pool2x2), against the two layers one after the other ----
+
+TEMPLATE_TEST_CASE("Conv2D fused with 2x2 max pooling gives the two layers' outputs and gradients",
+                   "[conv2d][pooling][fused]", float, double) {
+    using T = TestType;
+    struct FusedCase {
+        index_t n, h, w, c, filters;
+        Size2 strides;
+        const char* padding;
+        const char* activation;
+        layers::ConvAlgorithm path;
+    };
+    const auto wino = layers::ConvAlgorithm::winograd, implicit = layers::ConvAlgorithm::implicit_gemm;
+    // Even and odd conv outputs (an odd last row / column belongs to no window), both paths, ReLU (code 4) and
+    // linear, a stride-2 implicit layer, a window count that is not a whole number of Winograd chunks.
+    const FusedCase cases[] = {
+        {2, 12, 12, 16, 32, 1, "same", "relu", wino},     {2, 13, 11, 17, 16, 1, "valid", "relu", wino},
+        {1, 30, 27, 16, 20, 1, "same", "linear", wino},   {2, 18, 17, 3, 16, 1, "same", "relu", implicit},
+        {2, 15, 16, 1, 32, 1, "valid", "relu", implicit}, {2, 13, 14, 3, 16, 2, "same", "linear", implicit},
+    };
+    const int saved = num_threads();
+    int index = 0;
+    for (const FusedCase& k : cases) {
+        for (int threads : {1, 2})
+            for (bool want_dx : {true, false}) {
+                set_num_threads(threads);
+                auto make = [&] {
+                    Conv2D<T> conv(k.filters, 3,
+                                   {.strides = k.strides, .padding = k.padding, .activation = k.activation,
+                                    .bias_initializer = "glorot_uniform"});
+                    conv.set_algorithm(k.path);
+                    conv.build(Shape{k.h, k.w, k.c}, 31);
+                    conv.set_input_gradient_needed(want_dx);
+                    return conv;
+                };
+                Conv2D<T> apart = make(), fused = make();
+                layers::MaxPooling2D<T> pool;
+                pool.build(apart.output_shape(), 1);
+                REQUIRE(fused.can_fuse_max_pool2x2());
+                Generator g(600 + index);
+                Tensor<T> x(Shape{k.n, k.h, k.w, k.c});
+                for (T& v : x) v = static_cast<T>(g.uniform(-1, 1));
+                x[0] = x[1];  // a tie somewhere
+                const Tensor<T> y1 = pool.forward(apart.forward(x, true), true);
+                const Tensor<T> y2 = fused.forward_max_pool2x2(x, true);
+                Tensor<T> dy(y1.shape());
+                for (T& v : dy) v = static_cast<T>(g.uniform(-1, 1));
+                apart.zero_grad();
+                fused.zero_grad();
+                const Tensor<T> dx1 = apart.backward(pool.backward(dy));
+                const Tensor<T> dx2 = fused.backward_max_pool2x2(dy);
+                INFO("case " << index << " threads " << threads << " dx " << want_dx);
+                auto same = [](const Tensor<T>& a, const Tensor<T>& b, const char* what) {
+                    INFO(what);
+                    REQUIRE(a.shape() == b.shape());
+                    double worst = 0, scale = 0;
+                    for (index_t i = 0; i < a.size(); ++i) {
+                        worst = std::max(worst, std::abs(double(a[i]) - double(b[i])));
+                        scale = std::max(scale, std::abs(double(a[i])));
+                    }
+                    CHECK(scale > 0);
+                    CHECK(worst == 0);  // the same operations in the same order: bit for bit
+                };
+                same(y1, y2, "pooled output");
+                same(apart.kernel().grad, fused.kernel().grad, "dW");
+                same(apart.bias().grad, fused.bias().grad, "db");
+                if (want_dx) same(dx1, dx2, "dx");
+                else CHECK(dx2.empty());
+            }
+        ++index;
+    }
+    set_num_threads(saved);
+}
+
+TEST_CASE("Conv2D refuses a fused backward without a fused forward and the reverse, naming the layer",
+          "[conv2d][pooling][fused][errors]") {
+    Conv2D<float> conv(16, 3, {.padding = "same", .activation = "relu", .name = "conv_f"});
+    conv.set_algorithm(layers::ConvAlgorithm::winograd);
+    conv.build(Shape{8, 8, 16}, 1);
+    const Tensor<float> x(Shape{1, 8, 8, 16});
+    conv.forward(x, true);
+    CHECK_THROWS_WITH(conv.backward_max_pool2x2(Tensor<float>(Shape{1, 4, 4, 16})), Catch::Contains("conv_f"));
+    conv.forward_max_pool2x2(x, true);
+    CHECK_THROWS_WITH(conv.backward(Tensor<float>(Shape{1, 8, 8, 16})), Catch::Contains("conv_f"));
+    CHECK_THROWS_WITH(conv.backward_max_pool2x2(Tensor<float>(Shape{1, 4, 5, 16})), Catch::Contains("shape"));
+    CHECK_NOTHROW(conv.backward_max_pool2x2(Tensor<float>(Shape{1, 4, 4, 16})));
+    Conv2D<float> plain(16, 3, {.activation = "tanh", .name = "conv_t"});
+    plain.build(Shape{8, 8, 16}, 1);
+    CHECK_FALSE(plain.can_fuse_max_pool2x2());
+    CHECK_THROWS_WITH(plain.forward_max_pool2x2(x, true), Catch::Contains("conv_t"));
 }

@@ -27,6 +27,7 @@
 #include "lumen/kernels/conv_geometry.hpp"
 #include "lumen/kernels/gemm.hpp"
 #include "lumen/kernels/im2col.hpp"
+#include "lumen/kernels/pooling.hpp"
 
 namespace lumen::kernels::implicit_conv {
 
@@ -118,9 +119,111 @@ inline void forward(const ConvGeometry& g, const Padded& p, index_t F, const T* 
     }
 }
 
+// Fused with a following MaxPooling2D(2x2) (Conv2D::forward_max_pool2x2): each pair of output rows 2*ph, 2*ph+1 is
+// computed into a per-thread buffer and pooled at once, so the conv output never reaches memory.
+// pooled (N, OH/2, OW/2, F); code (like it): which cell of the window won (0..3, the first maximum in row-major
+// order, as MaxPooling2D), or 4 when ReLU made the maximum 0 (no gradient then, ReLU'(0) = 0). An odd last output
+// row or column belongs to no window and is not computed. ws: pooled_forward_workspace() floats.
+inline index_t pooled_forward_workspace(const ConvGeometry& g, index_t F, int threads) {
+    return threads * 2 * g.ow * F;
+}
+template <class T>
+inline void forward_max_pool2x2(const ConvGeometry& g, const Padded& p, index_t F, const T* xp, const T* w,
+                                const T* bias, bool relu, T* pooled, std::uint8_t* code, T* ws, int threads) {
+    const index_t C = g.c, row = p.w * C, image = p.h * row, PH = g.oh / 2, PW = g.ow / 2, ow = 2 * PW;
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (index_t r = 0; r < g.n * PH; ++r) {
+        const index_t n = r / PH, ph = r % PH;
+        T* y = ws + thread_index() * 2 * g.ow * F;  // output rows 2*ph and 2*ph+1, OW*F values each
+        for (index_t i = 0; i < 2; ++i) {
+            const T* a = xp + n * image + (2 * ph + i) * g.sh * row;
+            detail::product(ow, F, g.kw * C, g.kh, a, g.sw * C, 1, row, w, F, y + i * g.ow * F, F, false, bias, relu);
+        }
+        T* out = pooled + r * PW * F;
+        std::uint8_t* k = code + r * PW * F;
+        for (index_t pw = 0; pw < PW; ++pw) {
+            const T* c0 = y + 2 * pw * F;  // the window's top-left cell; the others F, OW*F and OW*F + F further
+            kernels::detail::max4_window(c0, c0 + F, c0 + g.ow * F, c0 + g.ow * F + F, out + pw * F, k + pw * F, F,
+                                         relu);
+        }
+    }
+}
+
 // Floats of workspace backward() needs for `threads` threads.
 inline index_t backward_workspace(const ConvGeometry& g, index_t F, bool want_dx, int threads) {
-    return threads * (g.ow * F + g.patch() * F + F + (want_dx ? g.ow * g.patch() : 0));
+    return threads * (2 * g.ow * F + g.patch() * F + F + (want_dx ? g.ow * g.patch() : 0));
+}
+
+namespace detail {
+// The body of both backward passes: for output rows 0 .. rows-1 of every image, in order, dz_row(n, oh, buffer)
+// gives row oh of dZ (OW, F) (in the buffer of 2*OW*F values or elsewhere); db += its sums, dW_ki += X_ki^T dZ, and when dx is not null
+// dX = col2im(dZ W^T). Rows from `rows` on have dZ = 0 and are skipped. Threads split images (col2im of one image
+// never races with another's); each has private dW and db partials, summed in a fixed order.
+template <class T, class DzRow>
+inline void backward_rows(const ConvGeometry& g, const Padded& p, index_t F, const T* xp, const T* w, T* dx, T* dw,
+                          T* db, T* ws, int threads, index_t rows, DzRow&& dz_row) {
+    const index_t C = g.c, K = g.patch(), KWC = g.kw * C, row = p.w * C, image = p.h * row;
+    const index_t slot = 2 * g.ow * F + K * F + F + (dx ? g.ow * K : 0);
+    for (int t = 0; t < threads; ++t)
+        std::fill(ws + t * slot + 2 * g.ow * F, ws + t * slot + 2 * g.ow * F + K * F + F, T(0));
+    std::optional<GemmNtFixedB<T>> times_wt;  // (rows, F) -> (rows, K): multiplies by W^T
+    if (dx) times_wt.emplace(K, F, w, F);
+#pragma omp parallel num_threads(threads)
+    {
+        T* buffer = ws + thread_index() * slot;  // rows of dZ (2, OW, F)
+        T* dwp = buffer + 2 * g.ow * F;          // dW partial (K, F)
+        T* dbp = dwp + K * F;                    // db partial (F)
+        T* dcols = dbp + F;                      // dZ W^T for one output row (OW, K)
+#pragma omp for schedule(static)
+        for (index_t n = 0; n < g.n; ++n) {
+            if (dx) std::fill(dx + n * g.h * g.w * C, dx + (n + 1) * g.h * g.w * C, T(0));
+            for (index_t oh = 0; oh < rows; ++oh) {
+                const T* d = dz_row(n, oh, buffer);
+                for (index_t ow = 0; ow < g.ow; ++ow) {
+#pragma omp simd
+                    for (index_t f = 0; f < F; ++f) dbp[f] += d[ow * F + f];
+                }
+                const T* a = xp + n * image + oh * g.sh * row;
+                for (index_t ki = 0; ki < g.kh; ++ki)  // dW_ki (KW*C, F) += X_ki^T (KW*C, OW) * dZ (OW, F)
+                    product(KWC, F, g.ow, 1, a + ki * row, 1, g.sw * C, 0, d, F, dwp + ki * KWC * F, F, true);
+                if (!dx) continue;
+                (*times_wt)(g.ow, d, F, dcols, K, false);  // dcols = dZ W^T, then back into the image
+                col2im_add(g, dcols, (n * g.oh + oh) * g.ow, g.ow, dx);
+            }
+        }
+    }
+    for (int t = 0; t < threads; ++t) {  // fixed order: the same sums for the same thread count
+        const T* dwp = ws + t * slot + 2 * g.ow * F;
+        for (index_t i = 0; i < K * F; ++i) dw[i] += dwp[i];
+        if (db)
+            for (index_t f = 0; f < F; ++f) db[f] += dwp[K * F + f];
+    }
+}
+}  // namespace detail
+
+// Backward of forward_max_pool2x2: as backward() below, with dy the gradient of the pooled output: dZ of each
+// window is dP at the cell `code` names, 0 elsewhere (and in an odd last row or column).
+template <class T>
+inline void backward_max_pool2x2(const ConvGeometry& g, const Padded& p, index_t F, const T* xp, const T* w,
+                                 const std::uint8_t* code, const T* dpooled, T* dx, T* dw, T* db, T* ws,
+                                 int threads) {
+    detail::backward_rows(g, p, F, xp, w, dx, dw, db, ws, threads, 2 * (g.oh / 2), [&](index_t n, index_t oh, T* dz) {
+        // Rows are asked for in order: at an even row, both rows of dZ (2, OW, F) under pooled row oh / 2 go into
+        // the buffer; the odd row after it is the buffer's second half.
+        if (oh % 2) return static_cast<const T*>(dz + g.ow * F);
+        const index_t PW = g.ow / 2, r = n * (g.oh / 2) + oh / 2;
+        const T* d = dpooled + r * PW * F;
+        const std::uint8_t* k = code + r * PW * F;
+        for (index_t pw = 0; pw < PW; ++pw) {
+            T* c0 = dz + 2 * pw * F;  // the window's top-left cell; the others F, OW*F and OW*F + F further
+            kernels::detail::scatter4_window(d + pw * F, k + pw * F, c0, c0 + F, c0 + g.ow * F, c0 + g.ow * F + F, F);
+        }
+        if (g.ow % 2) {  // the odd last column belongs to no window
+            std::fill(dz + 2 * PW * F, dz + g.ow * F, T(0));
+            std::fill(dz + g.ow * F + 2 * PW * F, dz + 2 * g.ow * F, T(0));
+        }
+        return static_cast<const T*>(dz);
+    });
 }
 
 // Backward of forward(): dw (KH, KW, C, F) += dW, db (F, may be null) += db, and when dx is not null,
@@ -129,48 +232,15 @@ inline index_t backward_workspace(const ConvGeometry& g, index_t F, bool want_dx
 template <class T>
 inline void backward(const ConvGeometry& g, const Padded& p, index_t F, const T* xp, const T* w,
                      const std::uint8_t* positive, const T* dy, T* dx, T* dw, T* db, T* ws, int threads) {
-    const index_t C = g.c, K = g.patch(), KWC = g.kw * C, row = p.w * C, image = p.h * row;
-    const index_t slot = g.ow * F + K * F + F + (dx ? g.ow * K : 0);
-    for (int t = 0; t < threads; ++t) std::fill(ws + t * slot + g.ow * F, ws + t * slot + g.ow * F + K * F + F, T(0));
-    std::optional<GemmNtFixedB<T>> times_wt;  // (rows, F) -> (rows, K): multiplies by W^T
-    if (dx) times_wt.emplace(K, F, w, F);
-#pragma omp parallel num_threads(threads)
-    {
-        T* dz = ws + thread_index() * slot;  // one output row of dZ (OW, F)
-        T* dwp = dz + g.ow * F;              // dW partial (K, F)
-        T* dbp = dwp + K * F;                // db partial (F)
-        T* dcols = dbp + F;                  // dZ W^T for one output row (OW, K)
-#pragma omp for schedule(static)
-        for (index_t n = 0; n < g.n; ++n) {
-            if (dx) std::fill(dx + n * g.h * g.w * C, dx + (n + 1) * g.h * g.w * C, T(0));
-            for (index_t oh = 0; oh < g.oh; ++oh) {
-                const index_t r = n * g.oh + oh, count = g.ow * F;
-                const T* d = dy + r * count;
-                if (positive) {  // dZ = (Y > 0) * dY
-                    const std::uint8_t* k = positive + r * count;
+    detail::backward_rows(g, p, F, xp, w, dx, dw, db, ws, threads, g.oh, [&](index_t n, index_t oh, T* dz) {
+        const index_t count = g.ow * F, r = n * g.oh + oh;
+        const T* d = dy + r * count;
+        if (!positive) return d;
+        const std::uint8_t* k = positive + r * count;  // dZ = (Y > 0) * dY
 #pragma omp simd
-                    for (index_t i = 0; i < count; ++i) dz[i] = k[i] ? d[i] : T(0);
-                    d = dz;
-                }
-                for (index_t ow = 0; ow < g.ow; ++ow) {
-#pragma omp simd
-                    for (index_t f = 0; f < F; ++f) dbp[f] += d[ow * F + f];
-                }
-                const T* a = xp + n * image + oh * g.sh * row;
-                for (index_t ki = 0; ki < g.kh; ++ki)  // dW_ki (KW*C, F) += X_ki^T (KW*C, OW) * dZ (OW, F)
-                    detail::product(KWC, F, g.ow, 1, a + ki * row, 1, g.sw * C, 0, d, F, dwp + ki * KWC * F, F, true);
-                if (!dx) continue;
-                (*times_wt)(g.ow, d, F, dcols, K, false);  // dcols = dZ W^T, then back into the image
-                col2im_add(g, dcols, r * g.ow, g.ow, dx);
-            }
-        }
-    }
-    for (int t = 0; t < threads; ++t) {  // fixed order: the same sums for the same thread count
-        const T* dwp = ws + t * slot + g.ow * F;
-        for (index_t i = 0; i < K * F; ++i) dw[i] += dwp[i];
-        if (db)
-            for (index_t f = 0; f < F; ++f) db[f] += dwp[K * F + f];
-    }
+        for (index_t i = 0; i < count; ++i) dz[i] = k[i] ? d[i] : T(0);
+        return static_cast<const T*>(dz);
+    });
 }
 
 }  // namespace lumen::kernels::implicit_conv

@@ -125,9 +125,11 @@ inline bool max_pool2x2_applies(const ConvGeometry& g) {
 namespace detail {
 // One 2x2 window, channels [c0, c1): y = the largest of the four cells, w = which one won (0 top-left .. 3
 // bottom-right; strict >, so the first maximum in row-major order wins).
+// With `relu_code` (a ReLU output pooled, Conv2D's fused pooling) a maximum <= 0 gets w = 4 instead: ReLU made the
+// window 0, and no gradient flows back through it.
 template <class T>
 inline void max4_cells(const T* x00, const T* x01, const T* x10, const T* x11, T* y, std::uint8_t* w, index_t c0,
-                       index_t c1) {
+                       index_t c1, bool relu_code = false) {
 #pragma omp simd
     for (index_t c = c0; c < c1; ++c) {
         T m = x00[c];
@@ -136,7 +138,7 @@ inline void max4_cells(const T* x00, const T* x01, const T* x10, const T* x11, T
         if (x10[c] > m) m = x10[c], k = 2;
         if (x11[c] > m) m = x11[c], k = 3;
         y[c] = m;
-        w[c] = k;
+        w[c] = relu_code && !(m > T(0)) ? std::uint8_t(4) : k;
     }
 }
 
@@ -161,7 +163,7 @@ inline void scatter4_cells(const T* d, const std::uint8_t* k, T* x00, T* x01, T*
 // generic tuning), so C = 16 never reached the vector loop and ran scalar, with a data-dependent branch per
 // cell: the flowers model's first pooling (16 channels) took 29 ms forward and 38 ms backward at 1 thread.
 inline void max4_run16(const float* x00, const float* x01, const float* x10, const float* x11, float* y,
-                       std::uint8_t* w) {
+                       std::uint8_t* w, bool relu_code) {
     __m512 m = _mm512_loadu_ps(x00);
     __m512i k = _mm512_setzero_si512();
     const float* cells[3] = {x01, x10, x11};
@@ -171,6 +173,8 @@ inline void max4_run16(const float* x00, const float* x01, const float* x10, con
         m = _mm512_mask_mov_ps(m, greater, x);
         k = _mm512_mask_mov_epi32(k, greater, _mm512_set1_epi32(i + 1));
     }
+    if (relu_code)  // not > 0 (NaN included, as in the loop above)
+        k = _mm512_mask_mov_epi32(k, _mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_NGT_UQ), _mm512_set1_epi32(4));
     _mm512_storeu_ps(y, m);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(w), _mm512_cvtepi32_epi8(k));
 }
@@ -185,13 +189,14 @@ inline void scatter4_run16(const float* d, const std::uint8_t* k, float* x00, fl
 
 // One window over all C channels: 16 at a time where the runs above exist, the plain loop for the rest.
 template <class T>
-inline void max4_window(const T* x00, const T* x01, const T* x10, const T* x11, T* y, std::uint8_t* w, index_t C) {
+inline void max4_window(const T* x00, const T* x01, const T* x10, const T* x11, T* y, std::uint8_t* w, index_t C,
+                        bool relu_code = false) {
     index_t c = 0;
 #if defined(__AVX512F__)
     if constexpr (std::is_same_v<T, float>)
-        for (; c + 16 <= C; c += 16) max4_run16(x00 + c, x01 + c, x10 + c, x11 + c, y + c, w + c);
+        for (; c + 16 <= C; c += 16) max4_run16(x00 + c, x01 + c, x10 + c, x11 + c, y + c, w + c, relu_code);
 #endif
-    max4_cells(x00, x01, x10, x11, y, w, c, C);
+    max4_cells(x00, x01, x10, x11, y, w, c, C, relu_code);
 }
 template <class T>
 inline void scatter4_window(const T* d, const std::uint8_t* k, T* x00, T* x01, T* x10, T* x11, index_t C) {

@@ -33,6 +33,7 @@
 #include "lumen/core/threads.hpp"
 #include "lumen/kernels/conv_geometry.hpp"
 #include "lumen/kernels/gemm.hpp"
+#include "lumen/kernels/pooling.hpp"
 
 namespace lumen::kernels::winograd {
 
@@ -277,6 +278,54 @@ inline void transform_output_gradient(const ConvGeometry& g, const Tiling& tl, i
     }
 }
 
+// Fused with a following MaxPooling2D(2x2) (Conv2D::forward_max_pool2x2): a 2x2 output tile is exactly one pooling
+// window, so the tile's four values go straight into their maximum. pooled (PH, PW, F) of one image, PH = OH / 2,
+// PW = OW / 2: tile (ty, tx) with ty < PH and tx < PW becomes pooled[ty, tx] = max of its act(A^T M A + bias), and
+// code[ty, tx] = which cell won (0..3, the first maximum in row-major order, as MaxPooling2D), or 4 when ReLU
+// made it 0, so that backward sends no gradient (ReLU'(0) = 0). Tiles of an odd last row or column belong to no
+// window and are not written. scratch: 4*F floats.
+template <class T>
+inline void transform_output_pooled(const ConvGeometry& g, const Tiling& tl, index_t F, const T* M, index_t t0,
+                                    index_t count, const T* bias, bool relu, T* pooled, std::uint8_t* code,
+                                    T* scratch) {
+    const index_t PW = g.ow / 2, PH = g.oh / 2;
+    std::array<T*, 4> y{scratch, scratch + F, scratch + 2 * F, scratch + 3 * F};
+    std::array<std::uint8_t*, 4> unused{};
+    for (index_t t = 0; t < count; ++t) {
+        const index_t ty = (t0 + t) / tl.tw, tx = (t0 + t) % tl.tw;
+        if (ty >= PH || tx >= PW) continue;
+        const T* m = M + t * 16 * F;
+        if (relu) detail::output_tile<true, false>(F, m, bias, y, unused);
+        else detail::output_tile<false, false>(F, m, bias, y, unused);
+        T* p = pooled + (ty * PW + tx) * F;
+        std::uint8_t* k = code + (ty * PW + tx) * F;
+        kernels::detail::max4_window(y[0], y[1], y[2], y[3], p, k, F, relu);
+    }
+}
+
+// Its backward: dZ of tile (ty, tx) is dP[ty, tx] at the cell code names and 0 elsewhere (all 0 for code 4 and for
+// tiles outside every window); dM = A dZ A^T, db += the sum of dZ. scratch: 4*F floats; zeros: F zeros.
+template <class T>
+inline void transform_output_gradient_pooled(const ConvGeometry& g, const Tiling& tl, index_t F, const T* dpooled,
+                                             const std::uint8_t* code, index_t t0, index_t count, const T* zeros,
+                                             T* dM, T* db, T* scratch) {
+    const index_t PW = g.ow / 2, PH = g.oh / 2;
+    std::array<const T*, 4> d{};
+    const std::array<const std::uint8_t*, 4> unused{};
+    for (index_t t = 0; t < count; ++t) {
+        const index_t ty = (t0 + t) / tl.tw, tx = (t0 + t) % tl.tw;
+        if (ty < PH && tx < PW) {
+            const index_t o = (ty * PW + tx) * F;
+            kernels::detail::scatter4_window(dpooled + o, code + o, scratch, scratch + F, scratch + 2 * F,
+                                             scratch + 3 * F, F);
+            d = {scratch, scratch + F, scratch + 2 * F, scratch + 3 * F};
+        } else {
+            d = {zeros, zeros, zeros, zeros};
+        }
+        detail::output_gradient_tile<false>(F, d, unused, dM + t * 16 * F, db);
+    }
+}
+
 // dX patch += B dV B^T for tiles t0 .. t0+count-1 of dx_image (H, W, C), dV (count, 16, C). Tiles are added in
 // order, so neighbouring patches overlap safely within one thread. scratch: 16*C floats for padding cells.
 template <class T>
@@ -314,14 +363,17 @@ inline index_t forward_workspace(const ConvGeometry& g, index_t F, int threads) 
 }
 inline index_t backward_workspace(const ConvGeometry& g, index_t F, int threads) {
     const Tiling tl = tiling(g);
-    return 16 * g.c * F + std::max(g.c, F) + threads * (tl.chunk * 16 * (2 * g.c + F) + 16 * g.c * F + F + 16 * g.c);
+    return 16 * g.c * F + std::max(g.c, F) +
+           threads * (tl.chunk * 16 * (2 * g.c + F) + 16 * g.c * F + F + 16 * g.c + 4 * F);
 }
 
 // y (N, OH, OW, F) = act(conv(x, w) + b), act = ReLU when `relu` else none; positive (like y, may be null)
 // receives 1 where y > 0. w: HWIO (3, 3, C, F); bias may be null. ws: forward_workspace() floats.
+// With pool_code: fused with MaxPooling2D(2x2), y is the pooled (N, OH/2, OW/2, F) and pool_code (like it) the
+// winners (transform_output_pooled); positive is not used.
 template <class T>
 inline void forward(const ConvGeometry& g, index_t F, const T* x, const T* w, const T* bias, bool relu, T* y,
-                    std::uint8_t* positive, T* ws, int threads) {
+                    std::uint8_t* positive, T* ws, int threads, std::uint8_t* pool_code = nullptr) {
     const Tiling tl = tiling(g);
     const index_t C = g.c, CF = C * F;
     T* U = ws;
@@ -330,7 +382,8 @@ inline void forward(const ConvGeometry& g, index_t F, const T* x, const T* w, co
     transform_kernel(C, F, w, U, false);
     T* per_thread = zeros + std::max(C, F);
     const index_t slot = tl.chunk * 16 * (C + F) + 8 * F;
-    const index_t work = g.n * tl.chunks, in_image = g.h * g.w * C, out_image = g.oh * g.ow * F;
+    const index_t work = g.n * tl.chunks, in_image = g.h * g.w * C;
+    const index_t out_image = pool_code ? (g.oh / 2) * (g.ow / 2) * F : g.oh * g.ow * F;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (index_t item = 0; item < work; ++item) {
         T* V = per_thread + thread_index() * slot;
@@ -341,17 +394,22 @@ inline void forward(const ConvGeometry& g, index_t F, const T* x, const T* w, co
         transform_input(g, tl, x + n * in_image, t0, count, zeros, V);
         for (int k = 0; k < 16; ++k)  // M[ξ] (count, F) = V[ξ] (count, C) * U[ξ] (C, F)
             gemm_nn(count, F, C, V + k * C, 16 * C, U + k * CF, F, M + k * F, 16 * F, false);
-        transform_output(g, tl, F, M, t0, count, bias ? bias : zeros, relu, y + n * out_image,
-                         positive ? positive + n * out_image : nullptr, scratch);
+        if (pool_code)
+            transform_output_pooled(g, tl, F, M, t0, count, bias ? bias : zeros, relu, y + n * out_image,
+                                    pool_code + n * out_image, scratch);
+        else
+            transform_output(g, tl, F, M, t0, count, bias ? bias : zeros, relu, y + n * out_image,
+                             positive ? positive + n * out_image : nullptr, scratch);
     }
 }
 
 // Backward of forward(): dw (3, 3, C, F) += dW, db (F, may be null) += db, and when dx is not null,
 // dx (N, H, W, C) = dX (overwritten). positive: forward's ReLU mask, null without activation. Threads split images;
 // each has private dU and db partials, summed in a fixed order. ws: backward_workspace() floats.
+// With pool_code (the fused forward's): dy is the gradient of the pooled output, and positive is not used.
 template <class T>
 inline void backward(const ConvGeometry& g, index_t F, const T* x, const T* w, const std::uint8_t* positive,
-                     const T* dy, T* dx, T* dw, T* db, T* ws, int threads) {
+                     const T* dy, T* dx, T* dw, T* db, T* ws, int threads, const std::uint8_t* pool_code = nullptr) {
     const Tiling tl = tiling(g);
     const index_t C = g.c, CF = C * F;
     T* Ut = ws;  // (16, F, C)
@@ -359,12 +417,13 @@ inline void backward(const ConvGeometry& g, index_t F, const T* x, const T* w, c
     std::fill(zeros, zeros + std::max(C, F), T(0));
     if (dx) transform_kernel(C, F, w, Ut, true);
     T* per_thread = zeros + std::max(C, F);
-    const index_t slot = tl.chunk * 16 * (2 * C + F) + 16 * CF + F + 16 * C;
+    const index_t slot = tl.chunk * 16 * (2 * C + F) + 16 * CF + F + 16 * C + 4 * F;
     for (int t = 0; t < threads; ++t) {
         T* partial = per_thread + t * slot + tl.chunk * 16 * (2 * C + F);
         std::fill(partial, partial + 16 * CF + F, T(0));
     }
-    const index_t in_image = g.h * g.w * C, out_image = g.oh * g.ow * F;
+    const index_t in_image = g.h * g.w * C;
+    const index_t out_image = pool_code ? (g.oh / 2) * (g.ow / 2) * F : g.oh * g.ow * F;
 #pragma omp parallel num_threads(threads)
     {
         T* V = per_thread + thread_index() * slot;
@@ -372,15 +431,21 @@ inline void backward(const ConvGeometry& g, index_t F, const T* x, const T* w, c
         T* dV = dM + tl.chunk * 16 * F;
         T* dU = dV + tl.chunk * 16 * C;
         T* dbp = dU + 16 * CF;
-        T* scratch = dbp + F;
+        T* scratch = dbp + F;           // 16*C: dx cells outside the image
+        T* dz_block = scratch + 16 * C;  // 4*F: one tile's dZ when fused with pooling
 #pragma omp for schedule(static)
         for (index_t n = 0; n < g.n; ++n) {
             T* dxn = dx ? dx + n * in_image : nullptr;
             if (dxn) std::fill(dxn, dxn + in_image, T(0));
             for (index_t t0 = 0; t0 < tl.per_image(); t0 += tl.chunk) {
                 const index_t count = std::min(tl.chunk, tl.per_image() - t0);
-                const std::uint8_t* mask = positive ? positive + n * out_image : nullptr;
-                transform_output_gradient(g, tl, F, dy + n * out_image, mask, t0, count, zeros, dM, dbp);
+                if (pool_code) {
+                    transform_output_gradient_pooled(g, tl, F, dy + n * out_image, pool_code + n * out_image, t0,
+                                                     count, zeros, dM, dbp, dz_block);
+                } else {
+                    const std::uint8_t* mask = positive ? positive + n * out_image : nullptr;
+                    transform_output_gradient(g, tl, F, dy + n * out_image, mask, t0, count, zeros, dM, dbp);
+                }
                 transform_input(g, tl, x + n * in_image, t0, count, zeros, V);
                 for (int k = 0; k < 16; ++k)  // dU[ξ] (C, F) += V[ξ]^T (C, count) * dM[ξ] (count, F)
                     gemm_tn(C, F, count, V + k * C, 16 * C, dM + k * F, 16 * F, dU + k * CF, F, true);

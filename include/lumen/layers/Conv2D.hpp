@@ -45,6 +45,7 @@
 #include "lumen/kernels/implicit_conv.hpp"
 #include "lumen/kernels/winograd.hpp"
 #include "lumen/layers/initializers.hpp"
+#include "lumen/layers/MaxPooling2D.hpp"
 #include "lumen/layers/layer.hpp"
 
 namespace lumen::layers {
@@ -117,14 +118,9 @@ public:
         const T* b = options_.use_bias ? bias_.value.data() : nullptr;
         const int threads = num_threads();
         path_ = choose_path(g);  // backward follows the same path
+        pooled_ = false;
         if (path_ == ConvAlgorithm::implicit_gemm) {
-            const kernels::implicit_conv::Padded p = kernels::implicit_conv::padded(g);
-            if (p.copy) {  // x_ = the zero-bordered image the windows are read from (backward reads it too)
-                x_.resize_uninitialized(Shape{g.n, p.h, p.w, g.c});
-                kernels::implicit_conv::pad_input(g, p, x.data(), x_.data(), threads);
-            } else {
-                keep_input(x);
-            }
+            const kernels::implicit_conv::Padded p = keep_view_input(g, x, threads);
             kernels::implicit_conv::forward(g, p, F, x_.data(), kernel_.value.data(), b, relu, y.data(), positive,
                                             threads);
             return y;
@@ -164,6 +160,7 @@ public:
     // dy: (N, OH, OW, filters) -> dx: (N, H, W, C); kernel.grad += dW, bias.grad += db
     Tensor<T> backward(const Tensor<T>& dy) override {
         require(!x_.empty(), this->where(), ": backward() called before forward()");
+        require(!pooled_, this->where(), ": the last forward was fused with max pooling; call backward_max_pool2x2()");
         this->check_grad(dy, x_.dim(0));
         const kernels::ConvGeometry g = geometry(x_.dim(0));
         const index_t K = g.patch(), F = filters_, pixels = g.oh * g.ow;
@@ -252,6 +249,85 @@ public:
         }
         return dx;
     }
+
+    // ---- Fused with a following MaxPooling2D(2x2) (Sequential does this by itself; docs/performance.md) ----
+    // A 2x2 max pooling right after this layer only needs the maximum of each window: computed from the conv
+    // output while it is in registers or cache, it never reaches memory, and backward builds dZ from the pooled
+    // gradient as it goes (the flowers model's first layer wrote and read back 66 MB of output and 66 MB of
+    // gradient a step). Same numbers as the two layers one after the other: each window's values are computed
+    // alike and compared in the same order (tests/test_conv2d.cpp). Only the Winograd and implicit-GEMM paths fuse.
+    [[nodiscard]] bool can_fuse_max_pool2x2() const {
+        if (!this->built() || this->input_shape().rank() != 3) return false;
+        const ConvAlgorithm path = fusable() ? choose_path(geometry(1)) : ConvAlgorithm::im2col;
+        return path == ConvAlgorithm::winograd || path == ConvAlgorithm::implicit_gemm;
+    }
+    // x: (N, H, W, C) -> MaxPooling2D()(this layer(x)): (N, OH/2, OW/2, filters)
+    Tensor<T> forward_max_pool2x2(const Tensor<T>& x, bool /*training*/) {
+        this->check_input(x);
+        require(can_fuse_max_pool2x2(), this->where(), ": cannot fuse max pooling on the ", algorithm_name(),
+                " path");
+        const kernels::ConvGeometry g = geometry(x.dim(0));
+        const index_t F = filters_;
+        Tensor<T> y(Shape{g.n, g.oh / 2, g.ow / 2, F}, uninitialized);
+        pool_code_.resize(static_cast<std::size_t>(y.size()));
+        const bool relu = activation_ == kernels::ActivationFn::relu;
+        const T* b = options_.use_bias ? bias_.value.data() : nullptr;
+        const int threads = num_threads();
+        path_ = choose_path(g);
+        pooled_ = true;
+        if (path_ == ConvAlgorithm::implicit_gemm) {
+            const kernels::implicit_conv::Padded p = keep_view_input(g, x, threads);
+            kernels::implicit_conv::forward_max_pool2x2(
+                g, p, F, x_.data(), kernel_.value.data(), b, relu, y.data(), pool_code_.data(),
+                workspace(kernels::implicit_conv::pooled_forward_workspace(g, F, threads)), threads);
+        } else {
+            keep_input(x);
+            kernels::winograd::forward(g, F, x.data(), kernel_.value.data(), b, relu, y.data(), nullptr,
+                                       workspace(kernels::winograd::forward_workspace(g, F, threads)), threads,
+                                       pool_code_.data());
+        }
+        return y;
+    }
+    // dpooled: (N, OH/2, OW/2, filters) -> dx: (N, H, W, C); kernel.grad += dW, bias.grad += db
+    Tensor<T> backward_max_pool2x2(const Tensor<T>& dpooled) {
+        require(!x_.empty() && pooled_, this->where(), ": backward_max_pool2x2() called before forward_max_pool2x2()");
+        const kernels::ConvGeometry g = geometry(x_.dim(0));
+        const Shape want{g.n, g.oh / 2, g.ow / 2, filters_};
+        require(dpooled.shape() == want, this->where(), ": the pooled gradient must have shape ", want.to_string(),
+                ", got ", dpooled.shape().to_string());
+        const bool want_dx = this->input_gradient_needed();
+        Tensor<T> dx = want_dx ? Tensor<T>(Shape{g.n, g.h, g.w, g.c}, uninitialized) : Tensor<T>();
+        const int threads = num_threads();
+        T* db = options_.use_bias ? bias_.grad.data() : nullptr;
+        if (path_ == ConvAlgorithm::implicit_gemm) {
+            T* ws = workspace(kernels::implicit_conv::backward_workspace(g, filters_, want_dx, threads));
+            kernels::implicit_conv::backward_max_pool2x2(g, kernels::implicit_conv::padded(g), filters_, x_.data(),
+                                                         kernel_.value.data(), pool_code_.data(), dpooled.data(),
+                                                         want_dx ? dx.data() : nullptr, kernel_.grad.data(), db, ws,
+                                                         threads);
+        } else {
+            kernels::winograd::backward(g, filters_, x_.data(), kernel_.value.data(), nullptr, dpooled.data(),
+                                        want_dx ? dx.data() : nullptr, kernel_.grad.data(), db,
+                                        workspace(kernels::winograd::backward_workspace(g, filters_, threads)),
+                                        threads, pool_code_.data());
+        }
+        return dx;
+    }
+
+    // Whether the last forward pass was forward_max_pool2x2 (for tests and the curious).
+    [[nodiscard]] bool last_forward_fused() const { return pooled_; }
+
+    // Layer's fusion hooks: with a following 2x2 MaxPooling2D, the two run as forward_max_pool2x2 and
+    // backward_max_pool2x2 (Sequential calls these).
+    [[nodiscard]] bool fuses_with(const Layer<T>& next) const override {
+        const auto* pool = dynamic_cast<const MaxPooling2D<T>*>(&next);
+        return pool && pool->pools_2x2_windows() && can_fuse_max_pool2x2();
+    }
+    Tensor<T> forward_fused(const Tensor<T>& x, bool training, Layer<T>& next) override {
+        require(fuses_with(next), this->where(), ": cannot fuse with ", next.class_name(), " \"", next.name(), "\"");
+        return forward_max_pool2x2(x, training);
+    }
+    Tensor<T> backward_fused(const Tensor<T>& dy, Layer<T>& /*next*/) override { return backward_max_pool2x2(dy); }
 
     std::vector<Weight<T>*> weights() override {
         if (options_.use_bias) return {&kernel_, &bias_};
@@ -364,6 +440,26 @@ private:
         for (index_t b = 0; b < blocks; ++b) std::copy(from + b * block, from + std::min(n, (b + 1) * block), to + b * block);
     }
 
+    // For the implicit GEMM: x_ = the image its windows are read from (backward reads it too), the zero-bordered
+    // copy when the windows reach outside x, else x itself.
+    kernels::implicit_conv::Padded keep_view_input(const kernels::ConvGeometry& g, const Tensor<T>& x, int threads) {
+        const kernels::implicit_conv::Padded p = kernels::implicit_conv::padded(g);
+        if (!p.copy) {
+            keep_input(x);
+            return p;
+        }
+        x_.resize_uninitialized(Shape{g.n, p.h, p.w, g.c});
+        kernels::implicit_conv::pad_input(g, p, x.data(), x_.data(), threads);
+        return p;
+    }
+    [[nodiscard]] const char* algorithm_name() const {
+        switch (choose_path(geometry(1))) {
+            case ConvAlgorithm::winograd: return "Winograd";
+            case ConvAlgorithm::implicit_gemm: return "implicit GEMM";
+            default: return "im2col";
+        }
+    }
+
     // The one workspace: grown to the largest request, reused by every call.
     T* workspace(index_t elements) {
         if (static_cast<index_t>(workspace_.size()) < elements) workspace_.resize(static_cast<std::size_t>(elements));
@@ -436,6 +532,8 @@ private:
     std::vector<std::uint8_t, AlignedAllocator<std::uint8_t>> positive_;  // for ReLU instead: 1 where y > 0
     ConvAlgorithm algorithm_ = ConvAlgorithm::automatic;
     ConvAlgorithm path_ = ConvAlgorithm::im2col;  // the path the last forward took (what x_ holds)
+    bool pooled_ = false;                          // whether it was forward_max_pool2x2
+    std::vector<std::uint8_t, AlignedAllocator<std::uint8_t>> pool_code_;  // its winners (0..3, 4: ReLU's zero)
     std::vector<T, AlignedAllocator<T>> workspace_;
 };
 

@@ -45,6 +45,13 @@ public:
 
     [[nodiscard]] std::string class_name() const override { return "MaxPooling2D"; }
 
+    // Whether this is the default pooling of non-overlapping 2x2 windows inside the image (pool 2x2, strides 2, no
+    // padding used), the one a Conv2D before it can compute in its own output pass (Conv2D::fuses_with).
+    [[nodiscard]] bool pools_2x2_windows() const {
+        return this->built() && this->input_shape().rank() == 3 &&
+               kernels::max_pool2x2_applies(geometry(1, this->input_shape()));
+    }
+
     // x: (N, H, W, C) -> y: (N, OH, OW, C); remembers each output's winning input index
     Tensor<T> forward(const Tensor<T>& x, bool /*training*/) override {
         this->check_input(x);
