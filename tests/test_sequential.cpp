@@ -6,6 +6,11 @@
 #include <cmath>
 #include <sstream>
 
+#include "lumen/layers/Conv2D.hpp"
+#include "lumen/layers/Dense.hpp"
+#include "lumen/layers/Flatten.hpp"
+#include "lumen/layers/MaxPooling2D.hpp"
+#include "lumen/losses/SparseCategoricalCrossentropy.hpp"
 #include "lumen/model/Sequential.hpp"
 #include "lumen/model/callbacks.hpp"
 #include "lumen/losses/get.hpp"
@@ -378,4 +383,46 @@ TEST_CASE("add() after an Input builds layer by layer", "[sequential]") {
     CHECK(model.output_shape() == Shape{2});
     CHECK(model.layers()[1]->input_shape() == Shape{3});
     CHECK_THROWS_WITH(model.predict(Tensor<float>(Shape{2, 5}), {.verbose = 0}), Catch::Contains("expected input of shape (None, 4)"));
+}
+
+TEST_CASE("Sequential runs Conv2D + MaxPooling2D fused, with the same numbers as layer by layer", "[sequential][fused]") {
+    // An RGB first layer forced onto the implicit GEMM (fused with its pooling on every build: without AVX-512 its
+    // products are plain loops), a Winograd layer with an odd output (its last row and column belong to no
+    // window), a pooling that must stay on its own (3x3), and a pair at the end of a logits model.
+    auto make = [](bool fusion) {
+        Sequential<float> m({layers::Input({19, 18, 3}),
+                             layers::Conv2D(16, 3, {.padding = "same", .activation = "relu"}),
+                             layers::MaxPooling2D(), layers::Conv2D(16, 3, {.activation = "relu"}),
+                             layers::MaxPooling2D(), layers::Conv2D(16, 1), layers::MaxPooling2D(3),
+                             layers::Flatten(), layers::Dense(3)});
+        dynamic_cast<layers::Conv2D<float>&>(*m.layers()[0]).set_algorithm(layers::ConvAlgorithm::implicit_gemm);
+        m.compile(optimizers::Adam<float>(), losses::SparseCategoricalCrossentropy<float>({.from_logits = true}));
+        m.set_layer_fusion(fusion);
+        return m;
+    };
+    Sequential<float> fused = make(true), apart = make(false);
+    CHECK(fused.layer_fusion());
+    CHECK_FALSE(apart.layer_fusion());
+    Generator g(3);
+    Tensor<float> x(Shape{6, 19, 18, 3}), y(Shape{6});
+    for (float& v : x) v = static_cast<float>(g.uniform(0, 1));
+    for (float& v : y) v = static_cast<float>(g.below(3));
+    for (int step = 0; step < 3; ++step)
+        CHECK(fused.train_on_batch(x, y).at("loss") == apart.train_on_batch(x, y).at("loss"));
+    auto conv = [](Sequential<float>& m, std::size_t i) -> layers::Conv2D<float>& {
+        return dynamic_cast<layers::Conv2D<float>&>(*m.layers()[i]);
+    };
+    CHECK(conv(fused, 0).last_forward_fused());
+    CHECK(conv(fused, 2).last_forward_fused());
+    CHECK_FALSE(conv(fused, 4).last_forward_fused());  // a 3x3 pooling after it: not fused
+    CHECK_FALSE(conv(apart, 0).last_forward_fused());
+    const auto wf = fused.get_weights(), wa = apart.get_weights();
+    REQUIRE(wf.size() == wa.size());
+    for (std::size_t k = 0; k < wf.size(); ++k) {
+        INFO("weight " << k);
+        REQUIRE(wf[k].size() == wa[k].size());
+        for (index_t i = 0; i < wf[k].size(); ++i) REQUIRE(wf[k][i] == wa[k][i]);
+    }
+    const Tensor<float> pf = fused.predict(x, {.verbose = 0}), pa = apart.predict(x, {.verbose = 0});
+    for (index_t i = 0; i < pf.size(); ++i) REQUIRE(pf[i] == pa[i]);
 }

@@ -12,6 +12,7 @@
 // plus get_config() for summary() and saving. Forward and backward of a layer live side by side in one file.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -23,6 +24,7 @@
 #include "lumen/core/random.hpp"
 #include "lumen/core/shape.hpp"
 #include "lumen/core/tensor.hpp"
+#include "lumen/core/threads.hpp"
 
 namespace lumen {
 
@@ -96,6 +98,16 @@ public:
     // dy: (N, *output_shape) -> dx: (N, *input_shape); adds parameter gradients into weights()[i]->grad.
     virtual Tensor<T> backward(const Tensor<T>& dy) = 0;
 
+    // Fusion with the next layer, which Sequential uses where a layer offers it: next.forward(this->forward(x))
+    // in one pass (and backward likewise), with the same numbers but without the intermediate tensor going
+    // through memory. Conv2D offers it for a following 2x2 MaxPooling2D. The defaults fuse with nothing.
+    [[nodiscard]] virtual bool fuses_with(const Layer<T>& /*next*/) const { return false; }
+    virtual Tensor<T> forward_fused(const Tensor<T>& x, bool training, Layer<T>& next) {
+        return next.forward(forward(x, training), training);
+    }
+    // dy: the gradient of next's output -> dx of this layer's input; adds both layers' parameter gradients.
+    virtual Tensor<T> backward_fused(const Tensor<T>& dy, Layer<T>& next) { return backward(next.backward(dy)); }
+
     // Whether backward() must return dL/dx. Sequential turns it off for the call on the lowest layer it trains
     // through, whose input gradient nobody reads (it is the images, or a frozen base): Conv2D and Dense then
     // skip their dX product, which for a first convolution also saves col2im. Such a backward returns an empty
@@ -121,8 +133,13 @@ public:
     }
     // Sets every gradient to zero (the model does this before each batch).
     void zero_grad() {
-        for (auto* w : weights())
-            if (!w->grad.empty()) w->grad.set_zero();
+        for (auto* w : weights()) {
+            // Split across threads for large gradients (the flowers model's Dense kernel: 16 MB every step).
+            T* g = w->grad.data();
+            const index_t n = w->grad.size(), block = index_t{1} << 16, blocks = (n + block - 1) / block;
+#pragma omp parallel for num_threads(blocks > 1 ? num_threads() : 1) schedule(static)
+            for (index_t b = 0; b < blocks; ++b) std::fill(g + b * block, g + std::min(n, (b + 1) * block), T(0));
+        }
     }
 
 protected:

@@ -319,10 +319,20 @@ public:
     // The output of the whole stack for a batch (no batching); training turns on dropout and batch statistics.
     Tensor<T> call(const Tensor<T>& x, bool training = false) {
         ensure_built(x);
-        Tensor<T> h = x;
-        for (std::size_t i = 0; i < layers_.size(); ++i) h = layer_forward(i, h, training);
+        const std::vector<bool> fused = fusion_plan();
+        if (layers_.empty()) return x;
+        Tensor<T> h;
+        const Tensor<T>* in = &x;  // the batch itself is not copied
+        for (std::size_t i = 0; i < layers_.size(); ++i, in = &h)
+            h = fused[i] ? fused_forward(i++, *in, training) : layer_forward(i, *in, training);
         return h;
     }
+
+    // Whether layers that can run fused with the next one do (Layer::fuses_with: a Conv2D and the 2x2
+    // MaxPooling2D after it), on by default. The results are the same bit for bit; off, every layer runs on its
+    // own (for comparing the two, or to look at a fused layer's own output).
+    void set_layer_fusion(bool on) { layer_fusion_ = on; }
+    [[nodiscard]] bool layer_fusion() const { return layer_fusion_; }
 
     // Keras' predict: batches of batch_size in inference mode, outputs concatenated.
     Tensor<T> predict(const Tensor<T>& x, PredictOptions o = {}) {
@@ -700,6 +710,29 @@ private:
             out_of_memory(i, "forward", h);
         }
     }
+    // fused[i]: layer i runs fused with layer i + 1. A pair is never the model's last two layers (a loss from
+    // logits reads the input of the last layer).
+    std::vector<bool> fusion_plan() const {
+        std::vector<bool> fused(layers_.size(), false);
+        if (!layer_fusion_) return fused;
+        for (std::size_t i = 0; i + 2 < layers_.size(); ++i)
+            if (layers_[i]->fuses_with(*layers_[i + 1])) fused[i++] = true;
+        return fused;
+    }
+    Tensor<T> fused_forward(std::size_t i, const Tensor<T>& h, bool training) {
+        try {
+            return layers_[i]->forward_fused(h, training, *layers_[i + 1]);
+        } catch (const std::bad_alloc&) {
+            out_of_memory(i, "forward", h);
+        }
+    }
+    Tensor<T> fused_backward(std::size_t i, const Tensor<T>& g) {
+        try {
+            return layers_[i]->backward_fused(g, *layers_[i + 1]);
+        } catch (const std::bad_alloc&) {
+            out_of_memory(i, "backward", g);
+        }
+    }
     Tensor<T> layer_backward(std::size_t i, const Tensor<T>& g) {
         try {
             return layers_[i]->backward(g);
@@ -719,11 +752,14 @@ private:
         for (const auto& l : layers_) l->zero_grad();
         const losses::Loss<T>* from_logits = logits_loss();
         const std::size_t n = layers_.size();
-        Tensor<T> h = x, logits;
-        for (std::size_t i = 0; i < n; ++i) {
-            if (from_logits && i + 1 == n) logits = h;
-            h = layer_forward(i, h, true);
+        const std::vector<bool> fused = fusion_plan();  // pairs of layers run as one (set_layer_fusion)
+        Tensor<T> h, logits;
+        const Tensor<T>* in = &x;  // the batch itself is not copied
+        for (std::size_t i = 0; i < n; ++i, in = &h) {
+            if (from_logits && i + 1 == n) logits = *in;
+            h = fused[i] ? fused_forward(i++, *in, true) : layer_forward(i, *in, true);
         }
+        if (n == 0) h = x;
         y_pred = std::move(h);
         Tensor<T> grad;
         StepResult r;
@@ -738,8 +774,10 @@ private:
                     if (w->trainable) first = i;
         Tensor<T> g = std::move(grad);
         for (std::size_t i = from_logits ? n - 1 : n; i-- > first;) {
+            const bool pair = i > 0 && fused[i - 1];  // layer i ran fused with layer i - 1: their backward is one call
+            if (pair) --i;  // (a pair's second layer has no weights: it is never `first`, the first is >= first)
             if (i != first) {
-                g = layer_backward(i, g);
+                g = pair ? fused_backward(i, g) : layer_backward(i, g);
                 continue;
             }
             // The lowest trained layer's dx would be thrown away: tell it so for this call, and put its flag back
@@ -750,7 +788,7 @@ private:
                 ~Restore() { layer.set_input_gradient_needed(was); }
             } restore{*layers_[i], layers_[i]->input_gradient_needed()};
             layers_[i]->set_input_gradient_needed(false);
-            g = layer_backward(i, g);
+            g = pair ? fused_backward(i, g) : layer_backward(i, g);
         }
         const auto trainable = trainable_weights();
         r.loss += losses::apply_regularization(trainable) + losses::regularization_penalty(non_trainable_weights());
@@ -762,11 +800,14 @@ private:
     T test_step(const Tensor<T>& x, const Tensor<T>& y, Tensor<T>& y_pred) {
         const losses::Loss<T>* from_logits = logits_loss();
         const std::size_t n = layers_.size();
-        Tensor<T> h = x, logits;
-        for (std::size_t i = 0; i < n; ++i) {
-            if (from_logits && i + 1 == n) logits = h;
-            h = layer_forward(i, h, false);
+        const std::vector<bool> fused = fusion_plan();
+        Tensor<T> h, logits;
+        const Tensor<T>* in = &x;
+        for (std::size_t i = 0; i < n; ++i, in = &h) {
+            if (from_logits && i + 1 == n) logits = *in;
+            h = fused[i] ? fused_forward(i++, *in, false) : layer_forward(i, *in, false);
         }
+        if (n == 0) h = x;
         y_pred = std::move(h);
         T loss = from_logits ? from_logits->compute(y, logits) : loss_->compute(y, y_pred);
         std::vector<Weight<T>*> all;
@@ -774,10 +815,21 @@ private:
             for (auto* w : l->weights()) all.push_back(w);
         return loss + losses::regularization_penalty(all);
     }
+    // Every gradient finite: a scan of all of them each step (4M values for flowers), in blocks split across threads.
     static bool all_finite(const std::vector<Weight<T>*>& weights) {
-        for (const auto* w : weights)
-            for (const T v : w->grad)
-                if (!std::isfinite(double(v))) return false;
+        for (const auto* w : weights) {
+            const T* g = w->grad.data();
+            const index_t n = w->grad.size(), block = index_t{1} << 16, blocks = (n + block - 1) / block;
+            int bad = 0;
+#pragma omp parallel for num_threads(blocks > 1 ? num_threads() : 1) schedule(static) reduction(| : bad)
+            for (index_t b = 0; b < blocks; ++b) {
+                T sum = 0;  // x - x is 0 for finite x and NaN for infinities and NaN: one NaN test per block
+#pragma omp simd reduction(+ : sum)
+                for (index_t i = b * block; i < std::min(n, (b + 1) * block); ++i) sum += g[i] - g[i];
+                bad |= std::isnan(double(sum)) ? 1 : 0;
+            }
+            if (bad) return false;
+        }
         return true;
     }
     std::string nonfinite_message(const StepResult& r, int epoch, index_t step) const {
@@ -948,6 +1000,7 @@ private:
     Shape output_shape_;
     bool built_ = false;
     bool constructing_ = false;
+    bool layer_fusion_ = true;  // set_layer_fusion
 
     optimizers::OptimizerPtr<T> optimizer_;
     losses::LossPtr<T> loss_;
