@@ -154,8 +154,9 @@ void BM_predict(benchmark::State& state, const ModelCase& c) {
 }
 
 // Per-layer breakdown of a model (flowers, fashion_mnist): forward (training mode) and backward of each layer alone,
-// backward as train_step calls it (no dx for the first layer with weights).
-void BM_layer(benchmark::State& state, const ModelCase& c, std::size_t index, bool backward) {
+// backward as train_step calls it (no dx for the first layer with weights). A layer that train_step runs fused with
+// the next (a Conv2D and its 2x2 MaxPooling2D, Layer::fuses_with) is timed as that pair: "conv2d+max_pooling2d".
+void BM_layer(benchmark::State& state, const ModelCase& c, std::size_t index, bool backward, bool fused) {
     set_num_threads(static_cast<int>(state.range(0)));
     Sequential<float> m = make_model(c.name);
     Tensor<float> x = random_images(c, 1);
@@ -169,16 +170,23 @@ void BM_layer(benchmark::State& state, const ModelCase& c, std::size_t index, bo
     std::size_t first = 0;
     while (!trains(*m.layers()[first])) ++first;
     layer.set_input_gradient_needed(index != first);
-    Tensor<float> y = layer.forward(x, true);
+    auto& next = *m.layers()[index + (fused ? 1 : 0)];
+    auto forward = [&] { return fused ? layer.forward_fused(x, true, next) : layer.forward(x, true); };
+    Tensor<float> y = forward();
     for (auto _ : state) {
         if (backward) {
-            benchmark::DoNotOptimize(layer.backward(y));
+            benchmark::DoNotOptimize(fused ? layer.backward_fused(y, next) : layer.backward(y));
         } else {
-            benchmark::DoNotOptimize(layer.forward(x, true));
+            benchmark::DoNotOptimize(forward());
         }
     }
     state.SetItemsProcessed(state.iterations() * c.batch);
-    state.SetLabel(layer.name());
+    state.SetLabel(fused ? layer.name() + "+" + next.name() : layer.name());
+}
+
+// Whether train_step runs layer i of m fused with layer i + 1 (Sequential's rule: never the last two layers).
+bool fused_in_training(Sequential<float>& m, std::size_t i) {
+    return i + 2 < m.layers().size() && m.layers()[i]->fuses_with(*m.layers()[i + 1]);
 }
 
 // The flowers example's augmentation layers (RandomFlip horizontal, RandomRotation 0.1, RandomZoom 0.1) on a
@@ -209,12 +217,14 @@ const bool registered = [] {
         if (std::string(c.name) != "flowers" && std::string(c.name) != "fashion_mnist") continue;
         Sequential<float> m = make_model(c.name);
         for (std::size_t i = 0; i < m.layers().size(); ++i) {
-            const std::string n = m.layers()[i]->name();
+            const bool fused = fused_in_training(m, i);
+            const std::string n = m.layers()[i]->name() + (fused ? "+" + m.layers()[i + 1]->name() : "");
             for (bool bwd : {false, true})
                 benchmark::RegisterBenchmark(
                     ("layers/" + std::string(c.name) + "/" + n + (bwd ? "/backward" : "/forward")).c_str(), BM_layer,
-                    c, i, bwd)
+                    c, i, bwd, fused)
                     ->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)->UseRealTime();
+            if (fused) ++i;
         }
     }
     for (int which = 0; which < 3; ++which)
