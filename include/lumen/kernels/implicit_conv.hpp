@@ -37,7 +37,7 @@ inline constexpr bool fast = packed_gemm_available;
 // The shapes the path computes: any window, stride and padding, dilation 1.
 inline bool supports(const ConvGeometry& g) { return g.dh == 1 && g.dw == 1; }
 
-// Where it replaced im2col (bench/README.md, "Implicit GEMM"): few input channels, so that im2col's copy
+// Where it replaced im2col (docs/convolution.md, section 5): few input channels, so that im2col's copy
 // outweighs the product, and the filter counts the packed kernel was measured on. Layers with 16 or more
 // channels have Winograd (3x3) or a copy that is small next to their product.
 inline bool wins(const ConvGeometry& g, index_t filters) {

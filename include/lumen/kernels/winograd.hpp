@@ -42,7 +42,7 @@ inline bool supports(const ConvGeometry& g) {
     return g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1;
 }
 
-// Where the Winograd path beat im2col + GEMM (bench/README.md, "Winograd"): the 16 products are
+// Where the Winograd path beat im2col + GEMM (docs/convolution.md, section 4): the 16 products are
 // (tiles, C) x (C, F), too thin to pay for the transforms with few channels (the first convolution of an
 // RGB or grey image stays on im2col).
 inline bool wins(const ConvGeometry& g, index_t filters) { return supports(g) && g.c >= 16 && filters >= 16; }
