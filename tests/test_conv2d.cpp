@@ -279,6 +279,42 @@ TEST_CASE("Conv2D on the Winograd path adds into the weight gradients", "[conv2d
     }
 }
 
+namespace {
+
+// Two Conv2D with the same weights on different paths: forward on x, backward on one random dy (returned), and
+// y, dW, db and dx (or its absence when no layer below needs it) agree within tol of each one's largest value.
+template <class T>
+Tensor<T> check_same_as_plain(Conv2D<T>& plain, Conv2D<T>& fast, const Tensor<T>& x, Generator& g, bool want_dx,
+                              double tol) {
+    const Tensor<T> y1 = plain.forward(x, true), y2 = fast.forward(x, true);
+    Tensor<T> dy(y1.shape());
+    for (T& v : dy) v = static_cast<T>(g.uniform(-1, 1));
+    plain.set_input_gradient_needed(want_dx);
+    fast.set_input_gradient_needed(want_dx);
+    plain.zero_grad();
+    fast.zero_grad();
+    const Tensor<T> dx1 = plain.backward(dy), dx2 = fast.backward(dy);
+    auto compare = [&](const Tensor<T>& a, const Tensor<T>& b, const char* what) {
+        INFO(what);
+        REQUIRE(a.shape() == b.shape());
+        double scale = 0, err = 0;
+        for (index_t i = 0; i < a.size(); ++i) {
+            scale = std::max(scale, std::abs(double(a[i])));
+            err = std::max(err, std::abs(double(a[i]) - double(b[i])));
+        }
+        CHECK(scale > 0);
+        CHECK(err <= tol * scale);
+    };
+    compare(y1, y2, "y");
+    compare(plain.kernel().grad, fast.kernel().grad, "dW");
+    compare(plain.bias().grad, fast.bias().grad, "db");
+    if (want_dx) compare(dx1, dx2, "dx");
+    else CHECK(dx2.empty());
+    return dy;
+}
+
+}  // namespace
+
 // The fast path against the plain one, on the shapes Conv2D sends to Winograd by itself (16+ channels and
 // filters): fashion_mnist's second convolution, a flowers-like "same" layer, odd channel counts.
 TEMPLATE_TEST_CASE("Conv2D's Winograd and im2col paths give the same outputs and gradients", "[conv2d][winograd]",
@@ -300,32 +336,9 @@ TEMPLATE_TEST_CASE("Conv2D's Winograd and im2col paths give the same outputs and
                 Generator g(77);
                 Tensor<T> x(Shape{k.n, k.h, k.w, k.c});
                 for (T& v : x) v = static_cast<T>(g.uniform(-1, 1));
-                const Tensor<T> y1 = plain.forward(x, true), y2 = fast.forward(x, true);
-                Tensor<T> dy(y1.shape());
-                for (T& v : dy) v = static_cast<T>(g.uniform(-1, 1));
-                plain.set_input_gradient_needed(want_dx);
-                fast.set_input_gradient_needed(want_dx);
-                plain.zero_grad();
-                fast.zero_grad();
-                const Tensor<T> dx1 = plain.backward(dy), dx2 = fast.backward(dy);
                 INFO(k.h << "x" << k.w << "x" << k.c << " -> " << k.filters << " " << k.padding << " threads "
                           << threads << " dx " << want_dx);
-                auto compare = [&](const Tensor<T>& a, const Tensor<T>& b, const char* what) {
-                    INFO(what);
-                    REQUIRE(a.shape() == b.shape());
-                    double scale = 0, err = 0;
-                    for (index_t i = 0; i < a.size(); ++i) {
-                        scale = std::max(scale, std::abs(double(a[i])));
-                        err = std::max(err, std::abs(double(a[i]) - double(b[i])));
-                    }
-                    CHECK(scale > 0);
-                    CHECK(err <= tol * scale);
-                };
-                compare(y1, y2, "y");
-                compare(plain.kernel().grad, fast.kernel().grad, "dW");
-                compare(plain.bias().grad, fast.bias().grad, "db");
-                if (want_dx) compare(dx1, dx2, "dx");
-                else CHECK(dx2.empty());
+                check_same_as_plain(plain, fast, x, g, want_dx, tol);
             }
     set_num_threads(saved);
 }
@@ -419,32 +432,9 @@ TEST_CASE("Conv2D's implicit-GEMM and im2col paths give the same outputs and gra
                 Generator g(500 + index);
                 Tensor<float> x(Shape{k.n, k.h, k.w, k.c});
                 for (float& v : x) v = static_cast<float>(g.uniform(-1, 1));
-                const Tensor<float> y1 = plain.forward(x, true), y2 = fast.forward(x, true);
-                Tensor<float> dy(y1.shape());
-                for (float& v : dy) v = static_cast<float>(g.uniform(-1, 1));
-                plain.set_input_gradient_needed(want_dx);
-                fast.set_input_gradient_needed(want_dx);
-                plain.zero_grad();
-                fast.zero_grad();
-                const Tensor<float> dx1 = plain.backward(dy), dx2 = fast.backward(dy);
                 INFO("case " << index << ": " << k.h << "x" << k.w << "x" << k.c << " -> " << k.filters << " "
                              << k.padding << " threads " << threads << " dx " << want_dx);
-                auto compare = [&](const Tensor<float>& a, const Tensor<float>& b, const char* what) {
-                    INFO(what);
-                    REQUIRE(a.shape() == b.shape());
-                    double scale = 0, err = 0;
-                    for (index_t i = 0; i < a.size(); ++i) {
-                        scale = std::max(scale, std::abs(double(a[i])));
-                        err = std::max(err, std::abs(double(a[i]) - double(b[i])));
-                    }
-                    CHECK(scale > 0);
-                    CHECK(err <= 1e-5 * scale);
-                };
-                compare(y1, y2, "y");
-                compare(plain.kernel().grad, fast.kernel().grad, "dW");
-                compare(plain.bias().grad, fast.bias().grad, "db");
-                if (want_dx) compare(dx1, dx2, "dx");
-                else CHECK(dx2.empty());
+                const Tensor<float> dy = check_same_as_plain(plain, fast, x, g, want_dx, 1e-5);
                 // backward adds into the gradients: a second pass on grads pre-filled with 0.5 gives 0.5 + dW
                 const Tensor<float> dw = fast.kernel().grad;
                 fast.kernel().grad.fill(0.5f);
