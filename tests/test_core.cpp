@@ -77,7 +77,15 @@ TEST_CASE("TensorBudget refuses tensors beyond it before allocating; nested budg
 
 TEST_CASE("Large tensor blocks come back from the cache, zero-filled when asked, within its limit", "[core]") {
     const Shape big{2, 1024, 1024};  // 8 MiB: a cached size
-    const std::size_t bytes = std::size_t{8} << 20;
+    using Alloc = AlignedAllocator<float>;
+    const std::size_t bytes = Alloc::cached_block(std::size_t(big.size())).first;  // its block, colour steps included
+    constexpr std::uintptr_t huge_page = std::uintptr_t{1} << 21;
+    // A coloured tensor starts 1 to 31 colour steps into its 2 MiB-aligned block (less than 2 MiB in all).
+    auto block_of = [](const float* p) {
+        const auto a = reinterpret_cast<std::uintptr_t>(p);
+        return detail::kBlockCacheEnabled ? a / huge_page * huge_page : a;
+    };
+    auto colour_of = [](const float* p) { return reinterpret_cast<std::uintptr_t>(p) % huge_page / Alloc::kColourStep; };
     const float* freed = nullptr;
     {
         Tensor<float> a(big, 7.0f);
@@ -85,17 +93,22 @@ TEST_CASE("Large tensor blocks come back from the cache, zero-filled when asked,
     }
     Tensor<float> b(big);
     CHECK(std::all_of(b.begin(), b.end(), [](float v) { return v == 0.0f; }));
-    CHECK(reinterpret_cast<std::uintptr_t>(b.data()) % (std::size_t{1} << 21) == 0);
+    CHECK(reinterpret_cast<std::uintptr_t>(b.data()) % 64 == 0);
     if (detail::kBlockCacheEnabled) {
-        CHECK(b.data() == freed);  // the same block, without new pages
-        const float* mid = Tensor<float>(Shape{512, 512}).data();  // 1 MiB: cached too
+        CHECK(block_of(b.data()) == block_of(freed));  // the same block, without new pages
+        CHECK(reinterpret_cast<std::uintptr_t>(b.data()) % huge_page % Alloc::kColourStep == 0);
+        CHECK(colour_of(b.data()) >= 1);
+        CHECK(colour_of(b.data()) <= Alloc::kColours);
+        CHECK(b.data() != freed);  // the next colour: two large tensors never start at the same offset in turn
+        const float* mid = Tensor<float>(Shape{512, 512}).data();  // 1 MiB: cached too, not coloured
         CHECK(Tensor<float>(Shape{512, 512}, uninitialized).data() == mid);
         set_tensor_cache_limit(std::size_t{1} << 30);
         // A 64-byte-aligned block of 4 MiB (4 MiB - 4 bytes asked, rounded up to whole 4 KiB pages) is never
-        // handed to a 4 MiB tensor, which gets 2 MiB alignment.
+        // handed to a 4 MiB tensor, which gets a 2 MiB-aligned block.
         { Tensor<float> almost(Shape{(index_t{1} << 20) - 1}); }
         const Tensor<float> huge(Shape{index_t{1} << 20}, uninitialized);
-        CHECK(reinterpret_cast<std::uintptr_t>(huge.data()) % (std::size_t{1} << 21) == 0);
+        CHECK(reinterpret_cast<std::uintptr_t>(huge.data()) % huge_page % Alloc::kColourStep == 0);
+        CHECK(colour_of(huge.data()) >= 1);
         // Over the limit, the oldest block goes first.
         set_tensor_cache_limit(bytes + bytes / 2);
         Tensor<float> c(big);
@@ -103,7 +116,7 @@ TEST_CASE("Large tensor blocks come back from the cache, zero-filled when asked,
         b = Tensor<float>();
         c = Tensor<float>();  // b's block was freed to make room for c's
         CHECK(detail::large_block_cache().cached_bytes() == bytes);
-        CHECK(Tensor<float>(big, uninitialized).data() == newer);
+        CHECK(block_of(Tensor<float>(big, uninitialized).data()) == block_of(newer));
     } else {
         SUCCEED("the block cache is off under AddressSanitizer");
     }
