@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -38,8 +39,8 @@ namespace lumen {
 // 256 KiB or more go to the block cache (block_cache.hpp), from which the next request of the same rounded
 // size is served without any fault at all.
 // Colouring: a tensor of 4 MiB or more does not start at its block's 2 MiB boundary but 1 to 31 steps of
-// 4 KiB + 128 bytes into it, a different step for each allocation in turn (the step is kept in the 8 bytes
-// before the data, inside the block). Otherwise every large tensor of a step would sit at the same address
+// 4 KiB + 128 bytes into it, a different step for each allocation in turn (less than 2 MiB in all, so the
+// block is the data pointer rounded down to 2 MiB). Otherwise every large tensor of a step would sit at the same address
 // modulo 2 MiB, and a loop that reads one while writing another at about the same offset ran 1.6x slower on
 // an Intel Xeon (Emerald Rapids): RandomZoom on a flowers batch 7.3 ms with input and output so aligned,
 // 4.5-4.8 ms with any other offset from 128 bytes to 1 MiB (docs/performance.md). Off with the cache.
@@ -52,6 +53,7 @@ struct AlignedAllocator {
     static constexpr std::size_t kCacheFrom = std::size_t{1} << 18;  // bytes: smaller blocks stay with malloc
     static constexpr std::size_t kColourStep = 4096 + 128;           // bytes, a multiple of the 64-byte alignment
     static constexpr std::size_t kColours = 31;                      // steps 1 .. 31 into the block
+    static_assert(kColours * kColourStep < kHugePage);
     AlignedAllocator() = default;
     template <class U>
     AlignedAllocator(const AlignedAllocator<U>&) noexcept {}
@@ -76,19 +78,13 @@ struct AlignedAllocator {
         if (!coloured(bytes)) return static_cast<T*>(p);
         static std::atomic<std::size_t> next{0};
         const std::size_t colour = next.fetch_add(1, std::memory_order_relaxed) % kColours + 1;
-        char* data = static_cast<char*>(p) + colour * kColourStep;
-        std::memcpy(data - sizeof colour, &colour, sizeof colour);
-        return reinterpret_cast<T*>(data);
+        return reinterpret_cast<T*>(static_cast<char*>(p) + colour * kColourStep);
     }
     void deallocate(T* p, std::size_t n) noexcept {
         if (n * sizeof(T) < kCacheFrom) return ::operator delete(p, kAlignment);
         const auto [rounded, alignment] = cached_block(n);
         char* block = reinterpret_cast<char*>(p);
-        if (coloured(n * sizeof(T))) {
-            std::size_t colour = 0;
-            std::memcpy(&colour, block - sizeof colour, sizeof colour);
-            block -= colour * kColourStep;
-        }
+        if (coloured(n * sizeof(T))) block -= reinterpret_cast<std::uintptr_t>(p) % kHugePage;  // its 2 MiB boundary
         detail::large_block_cache().give_back(block, rounded, alignment);
     }
     // Whether a tensor of `bytes` starts a colour step into its block (see above).

@@ -319,13 +319,7 @@ public:
     // The output of the whole stack for a batch (no batching); training turns on dropout and batch statistics.
     Tensor<T> call(const Tensor<T>& x, bool training = false) {
         ensure_built(x);
-        const std::vector<bool> fused = fusion_plan();
-        if (layers_.empty()) return x;
-        Tensor<T> h;
-        const Tensor<T>* in = &x;  // the batch itself is not copied
-        for (std::size_t i = 0; i < layers_.size(); ++i, in = &h)
-            h = fused[i] ? fused_forward(i++, *in, training) : layer_forward(i, *in, training);
-        return h;
+        return forward_layers(x, training, fusion_plan(), nullptr);
     }
 
     // Whether layers that can run fused with the next one do (Layer::fuses_with: a Conv2D and the 2x2
@@ -719,6 +713,18 @@ private:
             if (layers_[i]->fuses_with(*layers_[i + 1])) fused[i++] = true;
         return fused;
     }
+    // The stack on x, fused pairs as one call (`fused` from fusion_plan()); the batch itself is not copied.
+    // *last_input, when given, receives the last layer's input (the logits a loss from_logits reads).
+    Tensor<T> forward_layers(const Tensor<T>& x, bool training, const std::vector<bool>& fused, Tensor<T>* last_input) {
+        if (layers_.empty()) return x;
+        Tensor<T> h;
+        const Tensor<T>* in = &x;
+        for (std::size_t i = 0; i < layers_.size(); ++i, in = &h) {
+            if (last_input && i + 1 == layers_.size()) *last_input = *in;
+            h = fused[i] ? fused_forward(i++, *in, training) : layer_forward(i, *in, training);
+        }
+        return h;
+    }
     Tensor<T> fused_forward(std::size_t i, const Tensor<T>& h, bool training) {
         try {
             return layers_[i]->forward_fused(h, training, *layers_[i + 1]);
@@ -753,14 +759,8 @@ private:
         const losses::Loss<T>* from_logits = logits_loss();
         const std::size_t n = layers_.size();
         const std::vector<bool> fused = fusion_plan();  // pairs of layers run as one (set_layer_fusion)
-        Tensor<T> h, logits;
-        const Tensor<T>* in = &x;  // the batch itself is not copied
-        for (std::size_t i = 0; i < n; ++i, in = &h) {
-            if (from_logits && i + 1 == n) logits = *in;
-            h = fused[i] ? fused_forward(i++, *in, true) : layer_forward(i, *in, true);
-        }
-        if (n == 0) h = x;
-        y_pred = std::move(h);
+        Tensor<T> logits;
+        y_pred = forward_layers(x, true, fused, from_logits ? &logits : nullptr);
         Tensor<T> grad;
         StepResult r;
         r.loss = from_logits ? from_logits->compute(y, logits, &grad, sample_weight)
@@ -799,16 +799,8 @@ private:
     }
     T test_step(const Tensor<T>& x, const Tensor<T>& y, Tensor<T>& y_pred) {
         const losses::Loss<T>* from_logits = logits_loss();
-        const std::size_t n = layers_.size();
-        const std::vector<bool> fused = fusion_plan();
-        Tensor<T> h, logits;
-        const Tensor<T>* in = &x;
-        for (std::size_t i = 0; i < n; ++i, in = &h) {
-            if (from_logits && i + 1 == n) logits = *in;
-            h = fused[i] ? fused_forward(i++, *in, false) : layer_forward(i, *in, false);
-        }
-        if (n == 0) h = x;
-        y_pred = std::move(h);
+        Tensor<T> logits;
+        y_pred = forward_layers(x, false, fusion_plan(), from_logits ? &logits : nullptr);
         T loss = from_logits ? from_logits->compute(y, logits) : loss_->compute(y, y_pred);
         std::vector<Weight<T>*> all;
         for (const auto& l : layers_)
