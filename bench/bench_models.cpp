@@ -206,6 +206,22 @@ void BM_flowers_augment(benchmark::State& state, int which) {
     state.SetLabel(layer->class_name());
 }
 
+// The example's front end as the model runs it in training: flip, rotation, zoom and Rescaling(1/255), image by
+// image (fused: Sequential's image chain, each image through all four while it is in L2) or layer by layer
+// (apart). Both end in a Flatten (a model's last layer never joins a chain), which copies the batch once.
+void BM_flowers_front(benchmark::State& state, bool fused) {
+    set_num_threads(static_cast<int>(state.range(0)));
+    Sequential<float> m({layers::Input({180, 180, 3}), layers::RandomFlip("horizontal"), layers::RandomRotation(0.1),
+                         layers::RandomZoom(0.1), layers::Rescaling(1.0 / 255), layers::Flatten()},
+                        {.name = "front", .seed = 7});
+    m.set_layer_fusion(fused);
+    const ModelCase& flowers = *std::find_if(cases().begin(), cases().end(),
+                                             [](const ModelCase& c) { return std::string(c.name) == "flowers"; });
+    const Tensor<float> x = random_images(flowers, 1);
+    for (auto _ : state) benchmark::DoNotOptimize(m.call(x, true));
+    state.SetItemsProcessed(state.iterations() * 32);
+}
+
 const bool registered = [] {
     for (const ModelCase& c : cases()) {
         benchmark::RegisterBenchmark((std::string("train_step/") + c.name).c_str(), BM_train_step, c)
@@ -231,6 +247,10 @@ const bool registered = [] {
         benchmark::RegisterBenchmark(
             (std::string("layers/flowers_augment/") + (which == 0 ? "flip" : which == 1 ? "rotation" : "zoom")).c_str(),
             BM_flowers_augment, which)
+            ->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)->UseRealTime();
+    for (bool fused : {true, false})
+        benchmark::RegisterBenchmark(fused ? "layers/flowers_augment/front_fused" : "layers/flowers_augment/front_apart",
+                                     BM_flowers_front, fused)
             ->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)->UseRealTime();
     return true;
 }();

@@ -3,13 +3,20 @@
 // here so these tests do not depend on the library's layers.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cmath>
+#include <memory>
 #include <sstream>
 
 #include "lumen/layers/Conv2D.hpp"
 #include "lumen/layers/Dense.hpp"
 #include "lumen/layers/Flatten.hpp"
 #include "lumen/layers/MaxPooling2D.hpp"
+#include "lumen/layers/RandomFlip.hpp"
+#include "lumen/layers/RandomRotation.hpp"
+#include "lumen/layers/RandomTranslation.hpp"
+#include "lumen/layers/RandomZoom.hpp"
+#include "lumen/layers/Rescaling.hpp"
 #include "lumen/losses/SparseCategoricalCrossentropy.hpp"
 #include "lumen/model/Sequential.hpp"
 #include "lumen/model/callbacks.hpp"
@@ -425,4 +432,63 @@ TEST_CASE("Sequential runs Conv2D + MaxPooling2D fused, with the same numbers as
     }
     const Tensor<float> pf = fused.predict(x, {.verbose = 0}), pa = apart.predict(x, {.verbose = 0});
     for (index_t i = 0; i < pf.size(); ++i) REQUIRE(pf[i] == pa[i]);
+}
+
+namespace {
+// Rescaling that counts the images it was given one at a time: shows whether Sequential ran it in a chain.
+class CountingRescaling : public layers::Rescaling<float> {
+public:
+    using layers::Rescaling<float>::Rescaling;
+    bool forward_image(index_t n, const float* in, float* out) const override {
+        ++*images;
+        return layers::Rescaling<float>::forward_image(n, in, out);
+    }
+    std::shared_ptr<std::atomic<long>> images = std::make_shared<std::atomic<long>>(0);
+};
+}  // namespace
+
+TEST_CASE("Sequential runs image-wise layers image by image, with the same numbers as layer by layer",
+          "[sequential][fused]") {
+    // The flowers example's front (flip, rotation, zoom, Rescaling) on the images, and a second chain behind a
+    // Conv2D, so backward runs through every layer of it, ending in a flip (which leaves some images as they
+    // are). 2 threads: 5 images split unevenly, then 1 image
+    // (fewer images than threads: layer by layer, each warp split by rows).
+    const int saved = num_threads();
+    set_num_threads(2);
+    auto make = [](bool fusion) {
+        Sequential<float> m({layers::Input({21, 17, 3}), layers::RandomFlip(), layers::RandomRotation(0.2),
+                             layers::RandomZoom(0.2, layers::FactorRange(-0.1, 0.3)), layers::Rescaling(1.0 / 255),
+                             layers::Conv2D(4, 3, {.padding = "same"}), layers::RandomTranslation(0.1, 0.2),
+                             CountingRescaling(0.5, 0.25), layers::RandomFlip("horizontal"), layers::Flatten(),
+                             layers::Dense(3)},
+                            {.name = "chains", .seed = 11});
+        m.compile(optimizers::Adam<float>(), losses::SparseCategoricalCrossentropy<float>({.from_logits = true}));
+        m.set_layer_fusion(fusion);
+        return m;
+    };
+    auto images = [](Sequential<float>& m) { return dynamic_cast<CountingRescaling&>(*m.layers()[6]).images->load(); };
+    Sequential<float> fused = make(true), apart = make(false);
+    Generator g(5);
+    for (const index_t batch : {5, 1}) {
+        INFO("batch " << batch);
+        Tensor<float> x(Shape{batch, 21, 17, 3}), y(Shape{batch});
+        for (float& v : x) v = static_cast<float>(g.uniform(0, 255));
+        for (float& v : y) v = static_cast<float>(g.below(3));
+        const long before = images(fused);
+        for (int step = 0; step < 3; ++step)
+            REQUIRE(fused.train_on_batch(x, y).at("loss") == apart.train_on_batch(x, y).at("loss"));
+        // image by image only when every thread gets an image; never when fusion is off
+        CHECK(images(fused) - before == (batch >= 2 ? 3 * batch : 0));
+        CHECK(images(apart) == 0);
+        const auto wf = fused.get_weights(), wa = apart.get_weights();
+        REQUIRE(wf.size() == wa.size());
+        for (std::size_t k = 0; k < wf.size(); ++k) {
+            INFO("weight " << k);
+            for (index_t i = 0; i < wf[k].size(); ++i) REQUIRE(wf[k][i] == wa[k][i]);
+        }
+        // inference: the random layers pass through, the Rescaling layers still run
+        const Tensor<float> pf = fused.predict(x, {.verbose = 0}), pa = apart.predict(x, {.verbose = 0});
+        for (index_t i = 0; i < pf.size(); ++i) REQUIRE(pf[i] == pa[i]);
+    }
+    set_num_threads(saved);
 }

@@ -78,14 +78,32 @@ protected:
         return std::stoull(text);
     }
 
-    // Geometric layers: warps each image n of x through maps[n] (TF sampling) and remembers the maps, so
-    // backward can apply the exact adjoint. An empty `maps` (inference) is the identity.
-    Tensor<T> warp_forward(const Tensor<T>& x, std::vector<kernels::Affine2D> maps, kernels::FillMode mode,
-                           bool nearest, T fill_value) {
-        maps_ = std::move(maps);
+    // Geometric layers (RandomRotation, RandomZoom, RandomTranslation): begin_warp is their begin_images. It
+    // draws one output->input map per image in training (`draw(H, W)`, in image order: the same seed gives the
+    // same warps) and remembers the maps, so backward can apply the exact adjoint; at inference there are no
+    // maps and the layer is the identity (returns false).
+    template <class Draw>
+    bool begin_warp(const Tensor<T>& x, bool training, kernels::FillMode mode, bool nearest, T fill_value, Draw draw) {
+        this->check_input(x);
+        batch_ = x.dim(0);
+        maps_.clear();
         warp_mode_ = mode;
         warp_nearest_ = nearest;
-        if (maps_.empty()) return x;
+        warp_fill_ = fill_value;
+        const double H = double(x.dim(1)), W = double(x.dim(2));
+        if (training)
+            for (index_t n = 0; n < x.dim(0); ++n) maps_.push_back(draw(H, W));
+        return !maps_.empty();
+    }
+    // forward_image of a geometric layer: image n warped through its map (TF sampling).
+    bool warp_image(index_t n, const T* in, T* out) const {
+        const Shape& s = this->input_shape();  // (H, W, C)
+        kernels::affine_warp(in, s[0], s[1], s[2], out, maps_[std::size_t(n)], warp_mode_, warp_fill_,
+                             kernels::Boundary::tf, warp_nearest_);
+        return true;
+    }
+    // The rest of a geometric layer's forward after begin_warp: every image of x warped through its map.
+    Tensor<T> warp_batch(const Tensor<T>& x) const {
         Tensor<T> y(x.shape(), uninitialized);  // affine_warp writes every output pixel (fill pixels too)
         const index_t N = x.dim(0), H = x.dim(1), W = x.dim(2), C = x.dim(3), per = H * W * C;
         // Output pixels are independent and the maps were drawn before, so any split gives the same result: one
@@ -96,8 +114,13 @@ protected:
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (index_t task = 0; task < N * bands; ++task) {
             const index_t n = task / bands, y0 = task % bands * rows;
-            kernels::affine_warp_rows(x.data() + n * per, H, W, C, y.data() + n * per, maps_[std::size_t(n)], mode,
-                                      fill_value, kernels::Boundary::tf, nearest, y0, std::min(H, y0 + rows));
+            if (bands == 1) {
+                warp_image(n, x.data() + n * per, y.data() + n * per);
+                continue;
+            }
+            kernels::affine_warp_rows(x.data() + n * per, H, W, C, y.data() + n * per, maps_[std::size_t(n)],
+                                      warp_mode_, warp_fill_, kernels::Boundary::tf, warp_nearest_, y0,
+                                      std::min(H, y0 + rows));
         }
         return y;
     }
@@ -124,6 +147,7 @@ protected:
     std::vector<kernels::Affine2D> maps_;
     kernels::FillMode warp_mode_ = kernels::FillMode::reflect;
     bool warp_nearest_ = false;
+    T warp_fill_ = 0;
 };
 
 }  // namespace lumen::layers

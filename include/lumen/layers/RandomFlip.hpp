@@ -37,14 +37,26 @@ public:
     [[nodiscard]] const std::vector<std::array<bool, 2>>& flips() const { return flips_; }
 
     Tensor<T> forward(const Tensor<T>& x, bool training) override {
+        return begin_images(x, training) ? flip_all(x) : x;
+    }
+    // The same, image by image (see Layer::image_wise): Sequential runs it with the layers next to it.
+    [[nodiscard]] bool image_wise() const override { return true; }
+    bool begin_images(const Tensor<T>& x, bool training) override {
         this->check_input(x);
         this->batch_ = x.dim(0);
         flips_.clear();
-        if (!training) return x;
+        if (!training) return false;
         const bool h = mode_ != "vertical", v = mode_ != "horizontal";
         for (index_t n = 0; n < x.dim(0); ++n)  // draws first, in order: the same seed gives the same flips
             flips_.push_back({h && this->rng().uniform() < 0.5, v && this->rng().uniform() < 0.5});
-        return flip_all(x);
+        return true;
+    }
+    bool forward_image(index_t n, const T* in, T* out) const override {
+        const auto [horizontal, vertical] = flips_[std::size_t(n)];
+        if (!horizontal && !vertical) return false;  // passes through: no copy
+        const Shape& s = this->input_shape();  // (H, W, C)
+        kernels::flip_copy(in, s[0], s[1], s[2], out, horizontal, vertical);
+        return true;
     }
     Tensor<T> backward(const Tensor<T>& dy) override {
         require(this->batch_ >= 0, this->where(), ": backward() called before forward()");

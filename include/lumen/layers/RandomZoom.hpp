@@ -42,14 +42,15 @@ public:
 
     // x (N, H, W, C) -> y (N, H, W, C)
     Tensor<T> forward(const Tensor<T>& x, bool training) override {
-        this->check_input(x);
-        this->batch_ = x.dim(0);
-        std::vector<kernels::Affine2D> maps;
-        const double H = double(x.dim(1)), W = double(x.dim(2));
-        if (training)
-            for (index_t n = 0; n < x.dim(0); ++n) maps.push_back(draw(H, W));
-        return this->warp_forward(x, std::move(maps), mode_, nearest_, static_cast<T>(o_.fill_value));
+        return begin_images(x, training) ? this->warp_batch(x) : x;
     }
+    // The same, image by image (see Layer::image_wise): Sequential runs it with the layers next to it.
+    [[nodiscard]] bool image_wise() const override { return true; }
+    bool begin_images(const Tensor<T>& x, bool training) override {
+        return this->begin_warp(x, training, mode_, nearest_, static_cast<T>(o_.fill_value),
+                                [this](double H, double W) { return draw(H, W); });
+    }
+    bool forward_image(index_t n, const T* in, T* out) const override { return this->warp_image(n, in, out); }
     // dy (N, H, W, C) -> dx: the adjoint of each image's warp (identity after inference)
     Tensor<T> backward(const Tensor<T>& dy) override { return this->warp_backward(dy); }
 

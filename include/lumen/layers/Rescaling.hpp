@@ -45,6 +45,17 @@ public:
         return y;
     }
 
+    // The same, image by image (see Layer::image_wise): Sequential runs it with the layers next to it.
+    [[nodiscard]] bool image_wise() const override { return true; }
+    bool begin_images(const Tensor<T>& x, bool /*training*/) override {
+        this->check_input(x);
+        batch_ = x.dim(0);
+        return true;
+    }
+    bool forward_image(index_t /*n*/, const T* in, T* out) const override {
+        scale_span(in, out, this->input_shape().size(), static_cast<T>(scale_), static_cast<T>(offset_));
+        return true;
+    }
     // dy: (N, ...) -> dx = dy * scale
     Tensor<T> backward(const Tensor<T>& dy) override {
         require(batch_ >= 0, this->where(), ": backward() called before forward()");
@@ -83,10 +94,14 @@ private:
         const index_t blocks = (n + block - 1) / block;
 #pragma omp parallel for num_threads(blocks > 1 ? num_threads() : 1) schedule(static)
         for (index_t b = 0; b < blocks; ++b) {
-            const index_t end = std::min(n, (b + 1) * block);
-#pragma omp simd
-            for (index_t i = b * block; i < end; ++i) to[i] = from[i] * scale + offset;
+            const index_t begin = b * block, end = std::min(n, begin + block);
+            scale_span(from + begin, to + begin, end - begin, scale, offset);
         }
+    }
+    // The one loop both paths run (so they round alike): to[0, n) = from * scale + offset.
+    static void scale_span(const T* from, T* to, index_t n, T scale, T offset) {
+#pragma omp simd
+        for (index_t i = 0; i < n; ++i) to[i] = from[i] * scale + offset;
     }
 
     static std::string number(double v) {

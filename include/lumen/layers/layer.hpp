@@ -108,6 +108,25 @@ public:
     // dy: the gradient of next's output -> dx of this layer's input; adds both layers' parameter gradients.
     virtual Tensor<T> backward_fused(const Tensor<T>& dy, Layer<T>& next) { return backward(next.backward(dy)); }
 
+    // Image-wise layers (the random flips and warps, Rescaling) keep the shape (H, W, C) and treat each image on
+    // its own. Sequential runs two or more of them in a row image by image: each image goes through all of them
+    // while it is in the core's cache, instead of each layer sweeping the whole batch through memory. The
+    // numbers are the same as layer by layer, because forward() is built from the same two calls:
+    //   begin_images(x, training)  everything forward does except the pixels: the input checks, the random draws
+    //                              for the whole batch (in forward's order), what backward needs. Returns false
+    //                              when the layer passes this batch through unchanged (a random layer at inference).
+    //   forward_image(n, in, out)  out (H, W, C) = this layer on image n of the batch, whose input is `in` (H, W, C);
+    //                              returns false, leaving out untouched, when image n passes through unchanged.
+    //                              Called from many threads at once; in and out never overlap.
+    // backward() then works as after forward().
+    [[nodiscard]] virtual bool image_wise() const { return false; }
+    virtual bool begin_images(const Tensor<T>& /*x*/, bool /*training*/) {
+        fail(where(), " is not an image-wise layer");
+    }
+    virtual bool forward_image(index_t /*n*/, const T* /*in*/, T* /*out*/) const {
+        fail(where(), " is not an image-wise layer");
+    }
+
     // Whether backward() must return dL/dx. Sequential turns it off for the call on the lowest layer it trains
     // through, whose input gradient nobody reads (it is the images, or a frozen base): Conv2D and Dense then
     // skip their dX product, which for a first convolution also saves col2im. Such a backward returns an empty

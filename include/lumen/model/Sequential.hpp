@@ -322,9 +322,10 @@ public:
         return forward_layers(x, training, fusion_plan(), nullptr);
     }
 
-    // Whether layers that can run fused with the next one do (Layer::fuses_with: a Conv2D and the 2x2
-    // MaxPooling2D after it), on by default. The results are the same bit for bit; off, every layer runs on its
-    // own (for comparing the two, or to look at a fused layer's own output).
+    // Whether layers that can run fused do, on by default: a Conv2D and the 2x2 MaxPooling2D after it
+    // (Layer::fuses_with), and two or more image-wise layers in a row (random flips and warps, Rescaling:
+    // Layer::image_wise), which then run image by image. The results are the same bit for bit; off, every layer
+    // runs on its own (for comparing the two, or to look at a fused layer's own output).
     void set_layer_fusion(bool on) { layer_fusion_ = on; }
     [[nodiscard]] bool layer_fusion() const { return layer_fusion_; }
 
@@ -704,26 +705,93 @@ private:
             out_of_memory(i, "forward", h);
         }
     }
-    // fused[i]: layer i runs fused with layer i + 1. A pair is never the model's last two layers (a loss from
-    // logits reads the input of the last layer).
-    std::vector<bool> fusion_plan() const {
-        std::vector<bool> fused(layers_.size(), false);
-        if (!layer_fusion_) return fused;
-        for (std::size_t i = 0; i + 2 < layers_.size(); ++i)
-            if (layers_[i]->fuses_with(*layers_[i + 1])) fused[i++] = true;
-        return fused;
+    // How forward runs the stack (set_layer_fusion(false): every layer alone).
+    //   pair[i]       layer i runs fused with layer i + 1 (Layer::fuses_with: a Conv2D and its 2x2 pooling), one
+    //                 forward_fused and one backward_fused call
+    //   chain_end[i]  > 0: layers i .. chain_end[i] - 1, two or more image-wise layers in a row (the random
+    //                 augmentations, Rescaling), run image by image (image_chain); their backward is layer by layer
+    // Neither includes the model's last layer (a loss from logits reads its input).
+    struct FusionPlan {
+        std::vector<bool> pair;
+        std::vector<std::size_t> chain_end;
+    };
+    FusionPlan fusion_plan() const {
+        const std::size_t n = layers_.size();
+        FusionPlan plan{std::vector<bool>(n, false), std::vector<std::size_t>(n, 0)};
+        if (!layer_fusion_) return plan;
+        for (std::size_t i = 0; i + 2 < n; ++i) {
+            std::size_t end = i;
+            while (end + 1 < n && layers_[end]->image_wise()) ++end;
+            if (end - i >= 2) {
+                plan.chain_end[i] = end;
+                i = end - 1;
+            } else if (layers_[i]->fuses_with(*layers_[i + 1])) {
+                plan.pair[i++] = true;
+            }
+        }
+        return plan;
     }
-    // The stack on x, fused pairs as one call (`fused` from fusion_plan()); the batch itself is not copied.
-    // *last_input, when given, receives the last layer's input (the logits a loss from_logits reads).
-    Tensor<T> forward_layers(const Tensor<T>& x, bool training, const std::vector<bool>& fused, Tensor<T>* last_input) {
+    // The stack on x, fused pairs and image-wise chains as one call each (`plan` from fusion_plan()); the batch
+    // itself is not copied. *last_input, when given, receives the last layer's input (the logits a loss
+    // from_logits reads).
+    Tensor<T> forward_layers(const Tensor<T>& x, bool training, const FusionPlan& plan, Tensor<T>* last_input) {
         if (layers_.empty()) return x;
         Tensor<T> h;
         const Tensor<T>* in = &x;
         for (std::size_t i = 0; i < layers_.size(); ++i, in = &h) {
             if (last_input && i + 1 == layers_.size()) *last_input = *in;
-            h = fused[i] ? fused_forward(i++, *in, training) : layer_forward(i, *in, training);
+            if (plan.chain_end[i] > 0) {
+                h = image_chain(i, plan.chain_end[i], *in, training);
+                i = plan.chain_end[i] - 1;
+            } else {
+                h = plan.pair[i] ? fused_forward(i++, *in, training) : layer_forward(i, *in, training);
+            }
         }
         return h;
+    }
+    // Layers [first, end), all image-wise (Layer::image_wise), on x (N, H, W, C) image by image: each thread
+    // takes whole images and passes each through all the layers while it is in the core's cache (two scratch
+    // images per thread), then writes it once into y. Same numbers as layer by layer: a layer's forward is its
+    // begin_images and then forward_image on every image. With fewer images than threads, layer by layer (whose
+    // warps split an image between threads).
+    Tensor<T> image_chain(std::size_t first, std::size_t end, const Tensor<T>& x, bool training) {
+        const int threads = num_threads();
+        if (x.rank() < 2 || x.dim(0) < threads) {
+            Tensor<T> h = layer_forward(first, x, training);
+            for (std::size_t k = first + 1; k < end; ++k) h = layer_forward(k, h, training);
+            return h;
+        }
+        std::vector<const layers::Layer<T>*> active;  // the layers that change this batch (all of them in training)
+        for (std::size_t k = first; k < end; ++k)
+            if (layers_[k]->begin_images(x, training)) active.push_back(layers_[k].get());
+        if (active.empty()) return x;
+        const index_t N = x.dim(0), per = x.size() / N;
+        Tensor<T> y, scratch;
+        try {
+            y = Tensor<T>(x.shape(), uninitialized);  // every image is written below
+            scratch = Tensor<T>(Shape{threads, 2, per}, uninitialized);
+        } catch (const std::bad_alloc&) {
+            out_of_memory(first, "forward", x);
+        }
+#pragma omp parallel num_threads(threads)
+        {
+            T* const buffer[2] = {scratch.data() + index_t(thread_index()) * 2 * per,
+                                  scratch.data() + (index_t(thread_index()) * 2 + 1) * per};
+#pragma omp for schedule(static)
+            for (index_t n = 0; n < N; ++n) {
+                const T* from = x.data() + n * per;  // image n as the layers so far have left it
+                T* const out = y.data() + n * per;
+                int spare = 0;  // the scratch image not holding `from`
+                for (std::size_t k = 0; k < active.size(); ++k) {
+                    T* to = k + 1 == active.size() ? out : buffer[spare];
+                    if (!active[k]->forward_image(n, from, to)) continue;  // passed through unchanged
+                    from = to;
+                    spare ^= 1;
+                }
+                if (from != out) std::copy(from, from + per, out);
+            }
+        }
+        return y;
     }
     Tensor<T> fused_forward(std::size_t i, const Tensor<T>& h, bool training) {
         try {
@@ -758,9 +826,9 @@ private:
         for (const auto& l : layers_) l->zero_grad();
         const losses::Loss<T>* from_logits = logits_loss();
         const std::size_t n = layers_.size();
-        const std::vector<bool> fused = fusion_plan();  // pairs of layers run as one (set_layer_fusion)
+        const FusionPlan plan = fusion_plan();  // layers run as one (set_layer_fusion)
         Tensor<T> logits;
-        y_pred = forward_layers(x, true, fused, from_logits ? &logits : nullptr);
+        y_pred = forward_layers(x, true, plan, from_logits ? &logits : nullptr);
         Tensor<T> grad;
         StepResult r;
         r.loss = from_logits ? from_logits->compute(y, logits, &grad, sample_weight)
@@ -774,7 +842,7 @@ private:
                     if (w->trainable) first = i;
         Tensor<T> g = std::move(grad);
         for (std::size_t i = from_logits ? n - 1 : n; i-- > first;) {
-            const bool pair = i > 0 && fused[i - 1];  // layer i ran fused with layer i - 1: their backward is one call
+            const bool pair = i > 0 && plan.pair[i - 1];  // layer i ran fused with layer i - 1: their backward is one call
             if (pair) --i;  // (a pair's second layer has no weights: it is never `first`, the first is >= first)
             if (i != first) {
                 g = pair ? fused_backward(i, g) : layer_backward(i, g);
