@@ -6,11 +6,15 @@
 //                          N = 2 prefetches with two worker threads
 //   data/epoch_cached      a full pass of image_dataset_from_directory over cached flowers (180x180), i.e. what
 //                          fit() pays per epoch for data once every file is decoded
+//   epoch/flowers          the flowers example's training epoch as fit() runs it (JPEGs from the cache after a first
+//                          epoch, augmentation layers, Adam), timed per step: issue 6's whole-epoch check divides it
+//                          by train_step/flowers, best in one run with --benchmark_enable_random_interleaving
 // The photos come from ../shared/data/flower_photos (LUMEN_SHARED_DIR); without them decode uses JPEGs that
 // lumen writes itself and epoch_cached is skipped.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -21,6 +25,19 @@
 #include "lumen/data/DirectoryDataset.hpp"
 #include "lumen/data/ImageDataGenerator.hpp"
 #include "lumen/data/image_utils.hpp"
+#include "lumen/layers/Conv2D.hpp"
+#include "lumen/layers/Dense.hpp"
+#include "lumen/layers/Dropout.hpp"
+#include "lumen/layers/Flatten.hpp"
+#include "lumen/layers/Input.hpp"
+#include "lumen/layers/MaxPooling2D.hpp"
+#include "lumen/layers/RandomFlip.hpp"
+#include "lumen/layers/RandomRotation.hpp"
+#include "lumen/layers/RandomZoom.hpp"
+#include "lumen/layers/Rescaling.hpp"
+#include "lumen/losses/SparseCategoricalCrossentropy.hpp"
+#include "lumen/model/Sequential.hpp"
+#include "lumen/optimizers/Adam.hpp"
 
 namespace {
 
@@ -119,5 +136,44 @@ void epoch_cached(benchmark::State& state) {
     state.SetItemsProcessed(std::int64_t(state.iterations()) * ds.num_samples());
 }
 BENCHMARK(epoch_cached)->Name("data/epoch_cached")->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+
+// examples/flowers.cpp's model and data (training subset, 0.2 split, seed 123, batch 32). One warm-up epoch decodes
+// every file into the cache; each iteration is then one training epoch (no validation), and the time reported is
+// per step, so it reads against train_step/flowers directly.
+void epoch_flowers(benchmark::State& state) {
+    const fs::path dir = flowers_dir();
+    if (!fs::exists(dir)) {
+        state.SkipWithError("flower_photos not found (set LUMEN_SHARED_DIR)");
+        return;
+    }
+    set_num_threads(static_cast<int>(state.range(0)));
+    std::ostringstream quiet;
+    std::streambuf* old = std::cout.rdbuf(quiet.rdbuf());
+    auto [train, val] = data::image_dataset_from_directory_both<float>(
+        dir, {.batch_size = 32, .image_size = {180, 180}, .seed = 123, .validation_split = 0.2});
+    std::cout.rdbuf(old);
+    const layers::Conv2DOptions relu_same{.padding = "same", .activation = "relu"};
+    Sequential<float> m({layers::Input({180, 180, 3}), layers::RandomFlip("horizontal"), layers::RandomRotation(0.1),
+                         layers::RandomZoom(0.1), layers::Rescaling(1.0 / 255), layers::Conv2D(16, 3, relu_same),
+                         layers::MaxPooling2D(), layers::Conv2D(32, 3, relu_same), layers::MaxPooling2D(),
+                         layers::Conv2D(64, 3, relu_same), layers::MaxPooling2D(), layers::Dropout(0.2),
+                         layers::Flatten(), layers::Dense(128, {.activation = "relu"}),
+                         layers::Dense(index_t(train->class_names().size()))},
+                        {.name = "flowers", .seed = 123});
+    m.compile(optimizers::Adam<float>(), losses::SparseCategoricalCrossentropy<float>({.from_logits = true}),
+              {"accuracy"});
+    m.fit(*train, {.epochs = 1, .verbose = 0});  // warm-up: every file decoded, workspaces allocated
+    const index_t steps = train->num_batches();
+    for (auto _ : state) {
+        const auto start = std::chrono::steady_clock::now();
+        m.fit(*train, {.epochs = 1, .verbose = 0});
+        const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+        state.SetIterationTime(took.count() / double(steps));
+    }
+    state.SetItemsProcessed(std::int64_t(state.iterations()) * train->num_samples() / steps);  // per step, as the time
+    state.counters["steps"] = double(steps);
+}
+BENCHMARK(epoch_flowers)->Name("epoch/flowers")->Arg(1)->Arg(2)->ArgName("threads")->Unit(benchmark::kMillisecond)
+    ->UseManualTime()->Iterations(2);
 
 }  // namespace
