@@ -11,6 +11,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -141,11 +142,13 @@ private:
         const ImageLoadSpec& spec = s_.cache->spec();
         const index_t per = spec.height * spec.width * spec.channels, B = end - begin;
         Batch<T> b;
-        b.x = Tensor<T>(Shape{B, spec.height, spec.width, spec.channels});
-        for (index_t k = 0; k < B; ++k) {
-            const Image img = s_.cache->get(std::size_t(s_.cache_index[std::size_t(ord[std::size_t(begin + k)])]));
-            for (index_t j = 0; j < per; ++j) b.x[k * per + j] = static_cast<T>(img.pixels[std::size_t(j)]);
-        }
+        b.x = Tensor<T>(Shape{B, spec.height, spec.width, spec.channels}, uninitialized);  // every value written
+        for (index_t k = 0; k < B; ++k)
+            s_.cache->visit(std::size_t(s_.cache_index[std::size_t(ord[std::size_t(begin + k)])]), [&](const Image& img) {
+                const std::uint8_t* from = img.pixels.data();
+                T* to = b.x.data() + k * per;
+                for (index_t j = 0; j < per; ++j) to[j] = static_cast<T>(from[j]);
+            });
         const auto label = [&](index_t k) { return s_.labels[std::size_t(ord[std::size_t(begin + k)])]; };
         if (s_.label_mode == "int") {
             b.y = Tensor<T>(Shape{B});

@@ -61,6 +61,17 @@ public:
         return img;
     }
 
+    // f(file i's image), without copying it when it is cached (get() returns a copy).
+    template <class F>
+    void visit(std::size_t i, F&& f) {
+        if (state_[i].load(std::memory_order_acquire) == kReady) {
+            f(static_cast<const Image&>(slots_[i]));
+            return;
+        }
+        const Image img = get(i);
+        f(img);
+    }
+
 private:
     static constexpr int kEmpty = 0, kFilling = 1, kReady = 2;
 
