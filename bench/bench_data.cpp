@@ -147,11 +147,8 @@ void epoch_flowers(benchmark::State& state) {
         return;
     }
     set_num_threads(static_cast<int>(state.range(0)));
-    std::ostringstream quiet;
-    std::streambuf* old = std::cout.rdbuf(quiet.rdbuf());
     auto [train, val] = data::image_dataset_from_directory_both<float>(
-        dir, {.batch_size = 32, .image_size = {180, 180}, .seed = 123, .validation_split = 0.2});
-    std::cout.rdbuf(old);
+        dir, {.batch_size = 32, .image_size = {180, 180}, .seed = 123, .validation_split = 0.2, .verbose = false});
     const layers::Conv2DOptions relu_same{.padding = "same", .activation = "relu"};
     Sequential<float> m({layers::Input({180, 180, 3}), layers::RandomFlip("horizontal"), layers::RandomRotation(0.1),
                          layers::RandomZoom(0.1), layers::Rescaling(1.0 / 255), layers::Conv2D(16, 3, relu_same),

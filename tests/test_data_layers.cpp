@@ -224,7 +224,7 @@ TEST_CASE("geometric layers and RandomFlip give the same images and gradients on
 }
 
 TEST_CASE("a batch smaller than the thread count is warped in bands of rows with the same result", "[data][layers][threads]") {
-    // One image on 2 and 3 threads: each image is split into bands of rows (warp_forward), which must not change
+    // One image on 2 and 3 threads: each image is split into bands of rows (warp_batch), which must not change
     // a value; the batch of 2 on 3 threads splits too.
     const int saved = num_threads();
     for (index_t N : {1, 2}) {

@@ -453,8 +453,11 @@ TEST_CASE("Sequential runs image-wise layers image by image, with the same numbe
     // Conv2D, so backward runs through every layer of it, ending in a flip (which leaves some images as they
     // are). 2 threads: 5 images split unevenly, then 1 image
     // (fewer images than threads: layer by layer, each warp split by rows).
-    const int saved = num_threads();
-    set_num_threads(2);
+    struct Threads {  // back to the previous count however the test case ends
+        int saved = num_threads();
+        Threads() { set_num_threads(2); }
+        ~Threads() { set_num_threads(saved); }
+    } two_threads;
     auto make = [](bool fusion) {
         Sequential<float> m({layers::Input({21, 17, 3}), layers::RandomFlip(), layers::RandomRotation(0.2),
                              layers::RandomZoom(0.2, layers::FactorRange(-0.1, 0.3)), layers::Rescaling(1.0 / 255),
@@ -490,5 +493,11 @@ TEST_CASE("Sequential runs image-wise layers image by image, with the same numbe
         const Tensor<float> pf = fused.predict(x, {.verbose = 0}), pa = apart.predict(x, {.verbose = 0});
         for (index_t i = 0; i < pf.size(); ++i) REQUIRE(pf[i] == pa[i]);
     }
-    set_num_threads(saved);
+    // A chain that passes the whole batch through at inference (no Rescaling in it) hands the batch on as it is.
+    Sequential<float> pass({layers::Input({6, 5, 3}), layers::RandomFlip(), layers::RandomZoom(0.2), layers::Flatten()});
+    Tensor<float> x(Shape{4, 6, 5, 3});
+    for (float& v : x) v = static_cast<float>(g.uniform(-1, 1));
+    const Tensor<float> out = pass.predict(x, {.verbose = 0});
+    REQUIRE(out.size() == x.size());
+    for (index_t i = 0; i < x.size(); ++i) REQUIRE(out[i] == x[i]);
 }

@@ -143,12 +143,16 @@ private:
         const index_t per = spec.height * spec.width * spec.channels, B = end - begin;
         Batch<T> b;
         b.x = Tensor<T>(Shape{B, spec.height, spec.width, spec.channels}, uninitialized);  // every value written
-        for (index_t k = 0; k < B; ++k)
-            s_.cache->visit(std::size_t(s_.cache_index[std::size_t(ord[std::size_t(begin + k)])]), [&](const Image& img) {
+        for (index_t k = 0; k < B; ++k) {
+            const auto file = std::size_t(s_.cache_index[std::size_t(ord[std::size_t(begin + k)])]);
+            s_.cache->visit(file, [&](const Image& img) {
+                require(index_t(img.pixels.size()) == per, s_.cache->path(file).string(), ": decoded to ",
+                        img.pixels.size(), " values, expected ", per);
                 const std::uint8_t* from = img.pixels.data();
                 T* to = b.x.data() + k * per;
                 for (index_t j = 0; j < per; ++j) to[j] = static_cast<T>(from[j]);
             });
+        }
         const auto label = [&](index_t k) { return s_.labels[std::size_t(ord[std::size_t(begin + k)])]; };
         if (s_.label_mode == "int") {
             b.y = Tensor<T>(Shape{B});

@@ -37,9 +37,8 @@ public:
     [[nodiscard]] double offset() const { return offset_; }
 
     // x: (N, ...) -> y = x * scale + offset
-    Tensor<T> forward(const Tensor<T>& x, bool /*training*/) override {
-        this->check_input(x);
-        batch_ = x.dim(0);
+    Tensor<T> forward(const Tensor<T>& x, bool training) override {
+        begin_images(x, training);
         Tensor<T> y(x.shape(), uninitialized);
         scale_into(x.data(), y.data(), x.size(), static_cast<T>(scale_), static_cast<T>(offset_));
         return y;

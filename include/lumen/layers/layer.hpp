@@ -118,7 +118,9 @@ public:
     //   forward_image(n, in, out)  out (H, W, C) = this layer on image n of the batch, whose input is `in` (H, W, C);
     //                              returns false, leaving out untouched, when image n passes through unchanged.
     //                              Called from many threads at once; in and out never overlap.
-    // backward() then works as after forward().
+    //                              Must not throw (checks belong in begin_images).
+    // backward() then works as after forward(). A subclass that overrides forward() of such a layer must also
+    // override image_wise() to return false, or Sequential's chains would not call its forward().
     [[nodiscard]] virtual bool image_wise() const { return false; }
     virtual bool begin_images(const Tensor<T>& /*x*/, bool /*training*/) {
         fail(where(), " is not an image-wise layer");

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -762,35 +763,43 @@ private:
             return h;
         }
         std::vector<const layers::Layer<T>*> active;  // the layers that change this batch (all of them in training)
-        for (std::size_t k = first; k < end; ++k)
-            if (layers_[k]->begin_images(x, training)) active.push_back(layers_[k].get());
-        if (active.empty()) return x;
         const index_t N = x.dim(0), per = x.size() / N;
         Tensor<T> y, scratch;
         try {
+            for (std::size_t k = first; k < end; ++k)
+                if (layers_[k]->begin_images(x, training)) active.push_back(layers_[k].get());
+            if (active.empty()) return x;
             y = Tensor<T>(x.shape(), uninitialized);  // every image is written below
-            scratch = Tensor<T>(Shape{threads, 2, per}, uninitialized);
+            if (active.size() > 1) scratch = Tensor<T>(Shape{threads, 2, per}, uninitialized);
         } catch (const std::bad_alloc&) {
             out_of_memory(first, "forward", x);
         }
+        std::exception_ptr error;  // forward_image must not throw; if a user's layer does, it comes out here
 #pragma omp parallel num_threads(threads)
         {
-            T* const buffer[2] = {scratch.data() + index_t(thread_index()) * 2 * per,
-                                  scratch.data() + (index_t(thread_index()) * 2 + 1) * per};
+            T* buffer[2] = {nullptr, nullptr};
+            if (active.size() > 1)
+                for (int b = 0; b < 2; ++b) buffer[b] = scratch.data() + (index_t(thread_index()) * 2 + b) * per;
 #pragma omp for schedule(static)
             for (index_t n = 0; n < N; ++n) {
-                const T* from = x.data() + n * per;  // image n as the layers so far have left it
-                T* const out = y.data() + n * per;
-                int spare = 0;  // the scratch image not holding `from`
-                for (std::size_t k = 0; k < active.size(); ++k) {
-                    T* to = k + 1 == active.size() ? out : buffer[spare];
-                    if (!active[k]->forward_image(n, from, to)) continue;  // passed through unchanged
-                    from = to;
-                    spare ^= 1;
+                try {
+                    const T* from = x.data() + n * per;  // image n as the layers so far have left it
+                    T* const out = y.data() + n * per;
+                    int spare = 0;  // the scratch image not holding `from`
+                    for (std::size_t k = 0; k < active.size(); ++k) {
+                        T* to = k + 1 == active.size() ? out : buffer[spare];
+                        if (!active[k]->forward_image(n, from, to)) continue;  // passed through unchanged
+                        from = to;
+                        spare ^= 1;
+                    }
+                    if (from != out) std::copy(from, from + per, out);
+                } catch (...) {
+#pragma omp critical(lumen_image_chain)
+                    if (!error) error = std::current_exception();
                 }
-                if (from != out) std::copy(from, from + per, out);
             }
         }
+        if (error) std::rethrow_exception(error);
         return y;
     }
     Tensor<T> fused_forward(std::size_t i, const Tensor<T>& h, bool training) {
