@@ -27,31 +27,17 @@ struct RandomRotationOptions {
 };
 
 template <class T = float>
-class RandomRotation : public BaseImageAugmentationLayer<T> {
+class RandomRotation : public GeometricAugmentationLayer<T> {
 public:
-    explicit RandomRotation(FactorRange factor, RandomRotationOptions o = {}) : BaseImageAugmentationLayer<T>(o.seed), factor_(factor), o_(std::move(o)) {
-        init_common();
+    explicit RandomRotation(FactorRange factor, RandomRotationOptions o = {})
+        : GeometricAugmentationLayer<T>(o.seed), factor_(factor), o_(std::move(o)) {
+        this->init_warp(o_.name, o_.fill_mode, o_.interpolation, o_.fill_value);
         require(factor_.lo <= factor_.hi, this->where(), ": factor must be f or (lo, hi) with lo <= hi, got (", factor_.lo, ", ", factor_.hi, ")");
     }
     [[nodiscard]] FactorRange factor() const { return factor_; }
 
     [[nodiscard]] std::string class_name() const override { return "RandomRotation"; }
-    // The output->input maps of the last training forward, one per image (empty after inference).
-    [[nodiscard]] const std::vector<kernels::Affine2D>& maps() const { return this->maps_; }
-
-    // x (N, H, W, C) -> y (N, H, W, C)
-    Tensor<T> forward(const Tensor<T>& x, bool training) override {
-        return begin_images(x, training) ? this->warp_batch(x) : x;
-    }
-    // The same, image by image (see Layer::image_wise): Sequential runs it with the layers next to it.
-    [[nodiscard]] bool image_wise() const override { return true; }
-    bool begin_images(const Tensor<T>& x, bool training) override {
-        return this->begin_warp(x, training, mode_, nearest_, static_cast<T>(o_.fill_value),
-                                [this](double H, double W) { return draw(H, W); });
-    }
-    bool forward_image(index_t n, const T* in, T* out) const override { return this->warp_image(n, in, out); }
-    // dy (N, H, W, C) -> dx: the adjoint of each image's warp (identity after inference)
-    Tensor<T> backward(const Tensor<T>& dy) override { return this->warp_backward(dy); }
+    // forward, backward and the image-wise hooks: GeometricAugmentationLayer (one map per image, draw_map below)
 
     [[nodiscard]] Config get_config() const override {
         using B = BaseImageAugmentationLayer<T>;
@@ -68,19 +54,8 @@ public:
         return std::make_shared<RandomRotation<T>>(FactorRange(f.first, f.second), o);
     }
 
-protected:
-    Shape build_impl(const Shape& s) override {
-        this->apply_seed();
-        return this->check_image_shape(s);
-    }
-
 private:
-    void init_common() {
-        this->set_name(o_.name);
-        mode_ = kernels::parse_fill_mode(o_.fill_mode, this->where());
-        nearest_ = BaseImageAugmentationLayer<T>::parse_interpolation(o_.interpolation, this->where());
-    }
-    kernels::Affine2D draw(double H, double W) {
+    kernels::Affine2D draw_map(double H, double W) override {
         const double a = this->rng().uniform(factor_.lo, factor_.hi) * 2 * 3.14159265358979323846;
         const double cx = (W - 1) / 2, cy = (H - 1) / 2;
         using kernels::Affine2D;
@@ -90,8 +65,6 @@ private:
     FactorRange factor_;
 
     RandomRotationOptions o_;
-    kernels::FillMode mode_ = kernels::FillMode::reflect;
-    bool nearest_ = false;
 };
 
 }  // namespace lumen::layers

@@ -26,32 +26,17 @@ struct RandomTranslationOptions {
 };
 
 template <class T = float>
-class RandomTranslation : public BaseImageAugmentationLayer<T> {
+class RandomTranslation : public GeometricAugmentationLayer<T> {
 public:
     RandomTranslation(FactorRange height_factor, FactorRange width_factor, RandomTranslationOptions o = {})
-        : BaseImageAugmentationLayer<T>(o.seed), height_(height_factor), width_(width_factor), o_(std::move(o)) {
-        init_common();
+        : GeometricAugmentationLayer<T>(o.seed), height_(height_factor), width_(width_factor), o_(std::move(o)) {
+        this->init_warp(o_.name, o_.fill_mode, o_.interpolation, o_.fill_value);
         for (const FactorRange& f : {height_, width_})
             require(f.lo <= f.hi && f.lo >= -1 && f.hi <= 1, this->where(), ": factors must be f or (lo, hi) with -1 <= lo <= hi <= 1, got (", f.lo, ", ", f.hi, ")");
     }
 
     [[nodiscard]] std::string class_name() const override { return "RandomTranslation"; }
-    // The output->input maps of the last training forward, one per image (empty after inference).
-    [[nodiscard]] const std::vector<kernels::Affine2D>& maps() const { return this->maps_; }
-
-    // x (N, H, W, C) -> y (N, H, W, C)
-    Tensor<T> forward(const Tensor<T>& x, bool training) override {
-        return begin_images(x, training) ? this->warp_batch(x) : x;
-    }
-    // The same, image by image (see Layer::image_wise): Sequential runs it with the layers next to it.
-    [[nodiscard]] bool image_wise() const override { return true; }
-    bool begin_images(const Tensor<T>& x, bool training) override {
-        return this->begin_warp(x, training, mode_, nearest_, static_cast<T>(o_.fill_value),
-                                [this](double H, double W) { return draw(H, W); });
-    }
-    bool forward_image(index_t n, const T* in, T* out) const override { return this->warp_image(n, in, out); }
-    // dy (N, H, W, C) -> dx: the adjoint of each image's warp (identity after inference)
-    Tensor<T> backward(const Tensor<T>& dy) override { return this->warp_backward(dy); }
+    // forward, backward and the image-wise hooks: GeometricAugmentationLayer (one map per image, draw_map below)
 
     [[nodiscard]] Config get_config() const override {
         using B = BaseImageAugmentationLayer<T>;
@@ -70,19 +55,8 @@ public:
         return std::make_shared<RandomTranslation<T>>(FactorRange(h.first, h.second), FactorRange(w.first, w.second), o);
     }
 
-protected:
-    Shape build_impl(const Shape& s) override {
-        this->apply_seed();
-        return this->check_image_shape(s);
-    }
-
 private:
-    void init_common() {
-        this->set_name(o_.name);
-        mode_ = kernels::parse_fill_mode(o_.fill_mode, this->where());
-        nearest_ = BaseImageAugmentationLayer<T>::parse_interpolation(o_.interpolation, this->where());
-    }
-    kernels::Affine2D draw(double H, double W) {
+    kernels::Affine2D draw_map(double H, double W) override {
         const double dy = this->rng().uniform(height_.lo, height_.hi) * H;
         const double dx = this->rng().uniform(width_.lo, width_.hi) * W;
         return kernels::Affine2D::translation(-dx, -dy);
@@ -90,8 +64,6 @@ private:
     FactorRange height_, width_;
 
     RandomTranslationOptions o_;
-    kernels::FillMode mode_ = kernels::FillMode::reflect;
-    bool nearest_ = false;
 };
 
 }  // namespace lumen::layers

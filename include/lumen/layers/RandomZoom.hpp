@@ -27,32 +27,17 @@ struct RandomZoomOptions {
 };
 
 template <class T = float>
-class RandomZoom : public BaseImageAugmentationLayer<T> {
+class RandomZoom : public GeometricAugmentationLayer<T> {
 public:
     explicit RandomZoom(FactorRange height_factor, std::optional<FactorRange> width_factor = {}, RandomZoomOptions o = {})
-        : BaseImageAugmentationLayer<T>(o.seed), height_(height_factor), width_(width_factor), o_(std::move(o)) {
-        init_common();
+        : GeometricAugmentationLayer<T>(o.seed), height_(height_factor), width_(width_factor), o_(std::move(o)) {
+        this->init_warp(o_.name, o_.fill_mode, o_.interpolation, o_.fill_value);
         for (const FactorRange& f : {height_, width_.value_or(height_)})
             require(f.lo <= f.hi && f.lo >= -1, this->where(), ": factors must be f or (lo, hi) with -1 <= lo <= hi, got (", f.lo, ", ", f.hi, ")");
     }
 
     [[nodiscard]] std::string class_name() const override { return "RandomZoom"; }
-    // The output->input maps of the last training forward, one per image (empty after inference).
-    [[nodiscard]] const std::vector<kernels::Affine2D>& maps() const { return this->maps_; }
-
-    // x (N, H, W, C) -> y (N, H, W, C)
-    Tensor<T> forward(const Tensor<T>& x, bool training) override {
-        return begin_images(x, training) ? this->warp_batch(x) : x;
-    }
-    // The same, image by image (see Layer::image_wise): Sequential runs it with the layers next to it.
-    [[nodiscard]] bool image_wise() const override { return true; }
-    bool begin_images(const Tensor<T>& x, bool training) override {
-        return this->begin_warp(x, training, mode_, nearest_, static_cast<T>(o_.fill_value),
-                                [this](double H, double W) { return draw(H, W); });
-    }
-    bool forward_image(index_t n, const T* in, T* out) const override { return this->warp_image(n, in, out); }
-    // dy (N, H, W, C) -> dx: the adjoint of each image's warp (identity after inference)
-    Tensor<T> backward(const Tensor<T>& dy) override { return this->warp_backward(dy); }
+    // forward, backward and the image-wise hooks: GeometricAugmentationLayer (one map per image, draw_map below)
 
     [[nodiscard]] Config get_config() const override {
         using B = BaseImageAugmentationLayer<T>;
@@ -76,19 +61,8 @@ public:
         return std::make_shared<RandomZoom<T>>(FactorRange(h.first, h.second), w, o);
     }
 
-protected:
-    Shape build_impl(const Shape& s) override {
-        this->apply_seed();
-        return this->check_image_shape(s);
-    }
-
 private:
-    void init_common() {
-        this->set_name(o_.name);
-        mode_ = kernels::parse_fill_mode(o_.fill_mode, this->where());
-        nearest_ = BaseImageAugmentationLayer<T>::parse_interpolation(o_.interpolation, this->where());
-    }
-    kernels::Affine2D draw(double H, double W) {
+    kernels::Affine2D draw_map(double H, double W) override {
         const double zh = 1 + this->rng().uniform(height_.lo, height_.hi);
         const double zw = width_ ? 1 + this->rng().uniform(width_->lo, width_->hi) : zh;
         return kernels::Affine2D{{zw, 0, (W - 1) / 2 * (1 - zw), 0, zh, (H - 1) / 2 * (1 - zh)}};
@@ -97,8 +71,6 @@ private:
     std::optional<FactorRange> width_;
 
     RandomZoomOptions o_;
-    kernels::FillMode mode_ = kernels::FillMode::reflect;
-    bool nearest_ = false;
 };
 
 }  // namespace lumen::layers
