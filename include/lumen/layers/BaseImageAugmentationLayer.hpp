@@ -164,11 +164,7 @@ private:
         const index_t rows = (H + bands - 1) / bands;
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (index_t task = 0; task < N * bands; ++task) {
-            const index_t n = task / bands, y0 = task % bands * rows;
-            if (bands == 1) {
-                forward_image(n, x.data() + n * per, y.data() + n * per);
-                continue;
-            }
+            const index_t n = task / bands, y0 = task % bands * rows;  // one band: rows [0, H), forward_image's warp
             kernels::affine_warp_rows(x.data() + n * per, H, W, C, y.data() + n * per, maps_[std::size_t(n)], mode_,
                                       fill_, kernels::Boundary::tf, nearest_, y0, std::min(H, y0 + rows));
         }
